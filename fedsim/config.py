@@ -1,0 +1,280 @@
+"""Typed, frozen run configuration, parsed once from TOML (+ ``--set`` overrides) at the edge.
+
+Every key is a dataclass field; its metadata says what values are allowed, so the parser
+can reject a wrong value with a message naming the key and the allowed values. Checks that
+span several keys or need the registries live in `fedsim.validation`.
+"""
+
+import dataclasses
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import tomli_w
+
+from fedsim.errors import ConfigError
+
+
+def _opt(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[str, ...] | None = None,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+) -> Any:
+    """A config field with its documentation and allowed values."""
+    meta = {"help": help, "choices": choices, "lo": lo, "hi": hi, "lo_open": lo_open}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class RunSection:
+    name: str = _opt("quickstart", "run name; the run directory is <runs_dir>/<name>-<time>")
+    seed: int = _opt(0, "seed of every random stream (init, partition, sampling, batches)", lo=0)
+    rounds: int = _opt(10, "number of federated rounds", lo=1)
+    backend: str = _opt("inline", "who runs the clients", choices=("inline", "ray", "flower"))
+    runs_dir: str = _opt("runs", "parent folder of run directories")
+    client_cpus: int = _opt(1, "CPUs (= torch threads) per client worker", lo=1)
+    client_gpus: float = _opt(0.0, "GPU fraction per Ray client actor (0 = CPU)", lo=0.0, hi=1.0)
+    num_cpus: int = _opt(0, "CPUs Ray may use (0 = all of this machine's)", lo=0)
+    device: str = _opt("auto", "torch device for training", choices=("auto", "cpu", "cuda"))
+
+
+@dataclass(frozen=True)
+class DataSection:
+    dataset: str = _opt("digits", "data set name (fedsim list)")
+    partitioner: str = _opt(
+        "dirichlet",
+        "how the training split is divided among clients",
+        choices=("iid", "dirichlet", "pathological", "shard", "natural"),
+    )
+    num_clients: int = _opt(10, "number of clients (partitions)", lo=1)
+    alpha: float = _opt(
+        0.5, "Dirichlet concentration (smaller = more skewed)", lo=0.0, lo_open=True
+    )
+    classes_per_client: int = _opt(2, "classes per client for the pathological partitioner", lo=1)
+    shards_per_client: int = _opt(
+        2, "label-sorted shards per client for the shard partitioner", lo=1
+    )
+    min_partition_size: int = _opt(
+        5, "smallest client shard the dirichlet partitioner accepts", lo=0
+    )
+
+
+@dataclass(frozen=True)
+class TaskSection:
+    name: str = _opt("classify", "task (fedsim list)")
+    model: str = _opt("cnn", "model architecture of the task")
+    loss: str = _opt("cross_entropy", "training loss of the task")
+    miner: str = _opt("none", "negative miner (contrastive tasks)")
+    width: int = _opt(16, "channel width of the first layer of the model", lo=1)
+
+
+@dataclass(frozen=True)
+class ClientSection:
+    local_epochs: int = _opt(1, "local epochs per round (ignored when local_steps > 0)", lo=1)
+    local_steps: int = _opt(0, "local SGD steps per round (0 = use local_epochs)", lo=0)
+    batch_size: int = _opt(32, "local batch size", lo=1)
+    lr: float = _opt(0.05, "local learning rate", lo=0.0, lo_open=True)
+    optimizer: str = _opt("sgd", "local optimizer", choices=("sgd", "adam"))
+    momentum: float = _opt(0.0, "SGD momentum (reset every round)", lo=0.0, hi=1.0)
+    weight_decay: float = _opt(0.0, "L2 weight decay", lo=0.0)
+
+
+@dataclass(frozen=True)
+class StrategySection:
+    name: str = _opt("fedavg", "aggregation strategy (fedsim list)")
+    clients_per_round: int = _opt(0, "clients sampled per round (0 = all)", lo=0)
+    eval_clients_per_round: int = _opt(
+        0, "clients doing federated evaluation per round (0 = same as training)", lo=0
+    )
+    federated_eval: bool = _opt(True, "also evaluate the global model on client shards")
+    server_lr: float = _opt(
+        0.0, "server learning rate (0 = strategy default: 1.0, or 0.01 for fedadam/fedyogi)", lo=0.0
+    )
+    server_momentum: float = _opt(0.9, "server momentum of fedavgm", lo=0.0, hi=1.0)
+    proximal_mu: float = _opt(0.01, "proximal term weight of fedprox", lo=0.0)
+    beta_1: float = _opt(0.9, "first-moment decay of fedadam/fedyogi", lo=0.0, hi=1.0)
+    beta_2: float = _opt(0.99, "second-moment decay of fedadam/fedyogi", lo=0.0, hi=1.0)
+    tau: float = _opt(1e-3, "adaptivity of fedadam/fedyogi", lo=0.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class PrivacySection:
+    mode: str = _opt("none", "unit of privacy", choices=("none", "record", "user"))
+    noise_multiplier: float = _opt(1.0, "Gaussian noise / clipping norm", lo=0.0)
+    max_grad_norm: float = _opt(1.0, "clipping norm", lo=0.0, lo_open=True)
+    target_epsilon: float = _opt(
+        0.0, "solve noise for this epsilon (0 = use noise_multiplier)", lo=0.0
+    )
+    delta: float = _opt(1e-5, "delta of (epsilon, delta)-DP", lo=0.0, hi=1.0, lo_open=True)
+    accountant: str = _opt("rdp", "privacy accountant", choices=("rdp", "prv"))
+
+
+@dataclass(frozen=True)
+class SecaggSection:
+    enabled: bool = _opt(False, "mask client updates with Flower's SecAgg+")
+    num_shares: int = _opt(3, "secret shares per client (odd)", lo=1)
+    reconstruction_threshold: int = _opt(2, "shares needed to reconstruct", lo=1)
+
+
+@dataclass(frozen=True)
+class AttackSection:
+    malicious_fraction: float = _opt(0.0, "fraction of clients that are malicious", lo=0.0, hi=1.0)
+    behaviour: str = _opt("none", "what malicious clients do")
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunSection = field(default_factory=RunSection)
+    data: DataSection = field(default_factory=DataSection)
+    task: TaskSection = field(default_factory=TaskSection)
+    client: ClientSection = field(default_factory=ClientSection)
+    strategy: StrategySection = field(default_factory=StrategySection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
+    secagg: SecaggSection = field(default_factory=SecaggSection)
+    attack: AttackSection = field(default_factory=AttackSection)
+
+
+SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Config)}  # type: ignore[misc]
+
+
+def _did_you_mean(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{hint}; allowed: {', '.join(options)}"
+
+
+def _type_name(kind: type) -> str:
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
+
+
+def _coerce(key: str, value: Any, kind: type) -> Any:
+    """`value` as `kind`, or a ConfigError naming `key` and the expected type."""
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(key, f"expected {_type_name(kind)}, got {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(key, f"expected a finite number, got {value!r}")
+    return value
+
+
+def _check_range(key: str, value: Any, meta: dict[str, Any]) -> None:
+    choices, lo, hi = meta["choices"], meta["lo"], meta["hi"]
+    if choices is not None and value not in choices:
+        raise ConfigError(
+            key, f"{value!r} is not allowed{_did_you_mean(str(value), list(choices))}"
+        )
+    too_low = lo is not None and (value <= lo if meta["lo_open"] else value < lo)
+    if too_low or (hi is not None and value > hi):
+        low = "" if lo is None else ("> " if meta["lo_open"] else ">= ") + f"{lo:g}"
+        high = "" if hi is None else f"<= {hi:g}"
+        raise ConfigError(
+            key, f"{value!r} is out of range; allowed: {' and '.join(filter(None, [low, high]))}"
+        )
+
+
+def _parse_section(name: str, raw: Any) -> Any:
+    cls = SECTIONS[name]
+    if not isinstance(raw, dict):
+        raise ConfigError(name, f"expected a table [{name}], got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(f"{name}.{key}", "unknown key" + _did_you_mean(key, list(fields)))
+        full = f"{name}.{key}"
+        values[key] = _coerce(full, value, hints[key])
+        _check_range(full, values[key], fields[key].metadata)
+    return cls(**values)
+
+
+def parse_config(raw: dict[str, Any]) -> Config:
+    """Build a Config from a nested dict (a parsed TOML document), checking every key."""
+    for name in raw:
+        if name not in SECTIONS:
+            raise ConfigError(name, "unknown section" + _did_you_mean(name, list(SECTIONS)))
+    return Config(**{name: _parse_section(name, value) for name, value in raw.items()})
+
+
+def _parse_value(text: str) -> Any:
+    """A --set value read as TOML (numbers, booleans, quoted strings), else as a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of `raw` with each ``section.key=value`` override applied."""
+    merged = {
+        name: dict(table) if isinstance(table, dict) else table for name, table in raw.items()
+    }
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not section or not name:
+            raise ConfigError(item, "an override must look like section.key=value, e.g. run.seed=1")
+        table = merged.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(section, f"expected a table [{section}], got {table!r}")
+        table[name] = _parse_value(text.strip())
+    return merged
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed TOML file at `path`, or a ConfigError naming the file."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "config file not found") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            str(path), f"cannot read config file ({err.__class__.__name__})"
+        ) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(str(path), f"invalid TOML: {err}") from None
+
+
+def default_config_text() -> str:
+    """The built-in quickstart config (experiments/quickstart.toml)."""
+    return resources.files("experiments").joinpath("quickstart.toml").read_text(encoding="utf-8")
+
+
+def load_config(path: str | None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Config from a TOML file (None = the quickstart) with ``section.key=value`` overrides."""
+    raw = tomllib.loads(default_config_text()) if path is None else read_toml(Path(path))
+    return parse_config(apply_overrides(raw, list(overrides)))
+
+
+def config_to_dict(cfg: Config) -> dict[str, dict[str, Any]]:
+    """The fully resolved config as nested plain dicts (every key, defaults included)."""
+    return dataclasses.asdict(cfg)
+
+
+def config_to_toml(cfg: Config) -> str:
+    """The fully resolved config as TOML text; `config_from_toml` reads it back equal."""
+    return tomli_w.dumps(config_to_dict(cfg))
+
+
+def config_from_toml(text: str) -> Config:
+    """Inverse of `config_to_toml`."""
+    return parse_config(tomllib.loads(text))
+
+
+def describe_keys() -> list[tuple[str, Any, str]]:
+    """(section.key, default, help) for every config key, for docs and `fedsim list`."""
+    rows = []
+    for name, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            rows.append((f"{name}.{f.name}", f.default, f.metadata["help"]))
+    return rows

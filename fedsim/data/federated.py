@@ -1,0 +1,35 @@
+"""One run's federated view of a data set: fixed splits plus seeded client shards."""
+
+from __future__ import annotations
+
+import functools
+
+from fedsim.config import DataSection
+from fedsim.data.partition import partition_indices
+from fedsim.data.partitioners import no_natural_ids
+from fedsim.data.splits import load_splits
+from fedsim.data.types import FederatedData
+
+
+@functools.lru_cache(maxsize=32)
+def load_federated_data(data: DataSection, seed: int) -> FederatedData:
+    """The splits of `data.dataset` and its training set cut into `data.num_clients` shards.
+
+    Cached per process on (data, seed): every backend and run in the process shares it.
+    """
+    train, dev, test, class_names = load_splits(data.dataset)
+    if data.partitioner == "natural":  # none of the offline image sets carries writer ids
+        raise no_natural_ids(f"data set {data.dataset!r}")
+    partitions = partition_indices(train.y, data, seed)
+    for part in partitions:
+        part.setflags(write=False)
+    return FederatedData(
+        name=data.dataset,
+        train=train,
+        dev=dev,
+        test=test,
+        partitions=partitions,
+        num_classes=len(class_names),
+        class_names=class_names,
+        image_shape=(int(train.x.shape[1]), int(train.x.shape[2]), int(train.x.shape[3])),
+    )

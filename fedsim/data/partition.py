@@ -1,0 +1,85 @@
+"""Client shards of a training set: `partition_indices`, and their label histograms."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from datasets import Dataset
+from flwr_datasets.partitioner import Partitioner
+
+from fedsim.config import DataSection
+from fedsim.data.partitioners import PARTITIONERS
+from fedsim.errors import ConfigError
+
+
+def partition_indices(
+    labels: np.ndarray, data: DataSection, seed: int, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    """Disjoint, sorted int64 index arrays into `labels`, one per client (`data.num_clients`).
+
+    The `data.partitioner` of flwr-datasets cuts them; rows are shuffled with `seed` first,
+    so the same seed gives the same shards. `groups` are natural client ids (one per
+    example) for the "natural" partitioner. A configuration that cannot be met, or that
+    leaves a client with no examples, is a ConfigError naming the key to change.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be one-dimensional, got shape {labels.shape}")
+    build = PARTITIONERS.get(data.partitioner)
+    if not 1 <= data.num_clients <= len(labels):
+        raise ConfigError(
+            "data.num_clients",
+            f"{data.num_clients} clients cannot share {len(labels)} training examples; "
+            f"allowed: 1..{len(labels)}",
+        )
+    if groups is not None and len(groups) != len(labels):
+        raise ValueError(f"groups has {len(groups)} entries for {len(labels)} labels")
+    plan = build(data, seed, labels, groups)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    columns = {"label": labels[order], "index": order}
+    if groups is not None:
+        columns["group"] = np.asarray(groups)[order]
+    plan.partitioner.dataset = Dataset.from_dict(columns)
+    with warnings.catch_warnings():  # retries and unused classes: the checks below report
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)  # pyarrow sort options, in shard
+        try:
+            parts = tuple(_read_partition(plan.partitioner, i) for i in range(data.num_clients))
+        except ValueError as err:
+            raise ConfigError(plan.key, f"{data.partitioner}: {err} {plan.hint}".strip()) from None
+    _reject_empty(parts, data, plan.key)
+    return parts
+
+
+def _read_partition(partitioner: Partitioner, client: int) -> np.ndarray:
+    """The sorted "index" column of one partition (read as Arrow: 20x faster than a list)."""
+    rows = partitioner.load_partition(client).with_format("arrow")
+    return np.sort(rows["index"].to_numpy().astype(np.int64))
+
+
+def _reject_empty(parts: tuple[np.ndarray, ...], data: DataSection, key: str) -> None:
+    sizes = [len(part) for part in parts]
+    if 0 in sizes:
+        empty = [client for client, size in enumerate(sizes) if size == 0]
+        dirichlet = data.partitioner == "dirichlet"
+        hint = "; set data.min_partition_size >= 1 or raise data.alpha" if dirichlet else ""
+        raise ConfigError(
+            key,
+            f"{data.partitioner} left client(s) {empty} with no training examples "
+            f"({data.num_clients} clients, {sum(sizes)} examples assigned){hint}",
+        )
+
+
+def label_histogram(
+    labels: np.ndarray, partitions: Sequence[np.ndarray], num_classes: int
+) -> np.ndarray:
+    """int64 [clients, classes]: how many examples of each class each client holds."""
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}")
+    counts = np.zeros((len(partitions), num_classes), dtype=np.int64)
+    for client, part in enumerate(partitions):
+        counts[client] = np.bincount(labels[part], minlength=num_classes)
+    return counts

@@ -1,0 +1,82 @@
+"""What a client does with a Flower message: train or evaluate the task on its shard."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+from torch import nn
+
+from fedsim.config import Config
+from fedsim.data import ArrayDataset, FederatedData, load_federated_data
+from fedsim.engine.app_config import resolve_device
+from fedsim.engine.seeding import client_generator
+from fedsim.tasks import Task, build_task
+
+
+@dataclass
+class ClientRuntime:
+    """Per-process client state: data, task, one model reused (weights reloaded per message)."""
+
+    cfg: Config
+    data: FederatedData
+    task: Task
+    model: nn.Module
+
+    @classmethod
+    def build(cls, cfg: Config) -> ClientRuntime:
+        data = load_federated_data(cfg.data, cfg.run.seed)
+        task = build_task(cfg, data)
+        model = task.build_model().to(resolve_device(cfg.run.device))
+        return cls(cfg, data, task, model)
+
+    def shard(self, partition_id: int) -> ArrayDataset:
+        """The client's private training examples."""
+        idx = self.data.partitions[partition_id]
+        return ArrayDataset(self.data.train.x[idx], self.data.train.y[idx])
+
+    def load(self, arrays: ArrayRecord) -> None:
+        """Set the model to the received global weights."""
+        self.model.load_state_dict(arrays.to_torch_state_dict())
+
+    def arrays(self) -> ArrayRecord:
+        """The model's weights as an ArrayRecord (on CPU)."""
+        return ArrayRecord({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+
+
+def _partition(context: Context) -> int:
+    return int(context.node_config["partition-id"])
+
+
+def handle_train(msg: Message, context: Context, rt: ClientRuntime) -> Message:
+    """Train the received model on this client's shard and reply with the new weights."""
+    start = time.perf_counter()
+    pid = _partition(context)
+    config = msg.content["config"]
+    rt.load(msg.content["arrays"])
+    generator = client_generator(rt.cfg.run.seed, int(config["server-round"]), pid)
+    mu = float(config.get("proximal-mu", 0.0))
+    result = rt.task.train(rt.model, rt.shard(pid), rt.cfg.client, generator, proximal_mu=mu)
+    metrics = {
+        "num-examples": result.num_examples,
+        "loss": result.loss,
+        "steps": result.steps,
+        "partition-id": pid,
+        "seconds": time.perf_counter() - start,
+    }
+    content = RecordDict({"arrays": rt.arrays(), "metrics": MetricRecord(metrics)})
+    return Message(content=content, reply_to=msg)
+
+
+@torch.no_grad()
+def handle_evaluate(msg: Message, context: Context, rt: ClientRuntime) -> Message:
+    """Score the received global model on this client's shard."""
+    start = time.perf_counter()
+    pid = _partition(context)
+    rt.load(msg.content["arrays"])
+    shard = rt.shard(pid)
+    metrics = {**rt.task.evaluate(rt.model, shard), "num-examples": len(shard)}
+    metrics.update({"partition-id": pid, "seconds": time.perf_counter() - start})
+    return Message(content=RecordDict({"metrics": MetricRecord(metrics)}), reply_to=msg)

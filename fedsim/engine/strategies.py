@@ -1,0 +1,101 @@
+"""Config -> one of Flower's own Message-API strategies (no re-implementation)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flwr.app import MetricRecord, RecordDict
+from flwr.serverapp.strategy import FedAdam, FedAvg, FedAvgM, FedProx, FedYogi, Strategy
+
+from fedsim.config import Config
+from fedsim.registry import Registry
+
+StrategyFactory = Callable[[Config, dict[str, Any]], Strategy]
+STRATEGIES: Registry[StrategyFactory] = Registry("strategy", "strategy.name")
+WEIGHT_KEY = "num-examples"
+AVERAGED = ("loss", "accuracy")
+
+
+def average_metrics(records: list[RecordDict], weight_key: str) -> MetricRecord:
+    """Example-weighted mean of the loss/accuracy metrics (ids and counts are not averaged)."""
+    rows = [dict(next(iter(r.metric_records.values()))) for r in records]
+    total = sum(float(row[weight_key]) for row in rows) or 1.0
+    keys = [k for k in AVERAGED if all(k in row for row in rows)]
+    return MetricRecord(
+        {k: sum(float(row[k]) * float(row[weight_key]) for row in rows) / total for k in keys}
+    )
+
+
+def sampling(cfg: Config) -> dict[str, Any]:
+    """Arguments every strategy shares: exact per-round sample sizes, all nodes available."""
+    n = cfg.data.num_clients
+    train = cfg.strategy.clients_per_round or n
+    evaluate = (cfg.strategy.eval_clients_per_round or train) if cfg.strategy.federated_eval else 0
+    return {
+        "fraction_train": train / n,
+        "fraction_evaluate": evaluate / n,
+        "min_train_nodes": train,
+        "min_evaluate_nodes": evaluate,
+        "min_available_nodes": n,
+        "weighted_by_key": WEIGHT_KEY,
+        "train_metrics_aggr_fn": average_metrics,
+        "evaluate_metrics_aggr_fn": average_metrics,
+    }
+
+
+def server_lr(cfg: Config, default: float) -> float:
+    """``strategy.server_lr``, or the strategy's default when it is 0."""
+    return cfg.strategy.server_lr or default
+
+
+@STRATEGIES.register("fedavg")
+def _fedavg(cfg: Config, common: dict[str, Any]) -> Strategy:
+    return FedAvg(**common)
+
+
+@STRATEGIES.register("fedsgd")
+def _fedsgd(cfg: Config, common: dict[str, Any]) -> Strategy:
+    """FedAvg over one local step per client: averaged gradients = distributed SGD."""
+    return FedAvg(**common)
+
+
+@STRATEGIES.register("fedprox")
+def _fedprox(cfg: Config, common: dict[str, Any]) -> Strategy:
+    return FedProx(proximal_mu=cfg.strategy.proximal_mu, **common)
+
+
+@STRATEGIES.register("fedavgm")
+def _fedavgm(cfg: Config, common: dict[str, Any]) -> Strategy:
+    return FedAvgM(
+        server_learning_rate=server_lr(cfg, 1.0),
+        server_momentum=cfg.strategy.server_momentum,
+        **common,
+    )
+
+
+def _adaptive(kind: type, cfg: Config, common: dict[str, Any]) -> Strategy:
+    s = cfg.strategy
+    return kind(
+        eta=server_lr(cfg, 0.01),
+        eta_l=cfg.client.lr,
+        beta_1=s.beta_1,
+        beta_2=s.beta_2,
+        tau=s.tau,
+        **common,
+    )
+
+
+@STRATEGIES.register("fedadam")
+def _fedadam(cfg: Config, common: dict[str, Any]) -> Strategy:
+    return _adaptive(FedAdam, cfg, common)
+
+
+@STRATEGIES.register("fedyogi")
+def _fedyogi(cfg: Config, common: dict[str, Any]) -> Strategy:
+    return _adaptive(FedYogi, cfg, common)
+
+
+def build_strategy(cfg: Config) -> Strategy:
+    """The Flower strategy named by ``strategy.name``, sampling as configured."""
+    return STRATEGIES.get(cfg.strategy.name)(cfg, sampling(cfg))

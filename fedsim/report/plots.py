@@ -1,0 +1,117 @@
+"""The report's PNG figures, drawn from per-round series and the partition histogram.
+
+Figures are built with matplotlib's object API (``Figure`` + Agg canvas), not pyplot: no
+global figure registry, no backend switch for the caller, nothing left open after saving.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from fedsim.report.partition import Partition
+from fedsim.report.series import Rounds, metric_keys, series
+
+CURVES = "curves.png"
+METRICS = "metrics.png"
+PARTITION = "partition.png"
+
+_DPI = 110
+_MAX_LEGEND_CLASSES = 20
+
+
+def _style(ax: Axes, title: str, ylabel: str, xlabel: str = "round") -> None:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _class_color(index: int, classes: int) -> tuple[float, float, float, float]:
+    """Distinct colours for up to 20 classes, a continuous map beyond that."""
+    if classes <= 10:
+        return colormaps["tab10"](index)
+    if classes <= 20:
+        return colormaps["tab20"](index)
+    return colormaps["viridis"](index / (classes - 1))
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.savefig(path, dpi=_DPI, metadata={"Software": None})
+
+
+def plot_curves(rounds: Rounds, path: Path) -> bool:
+    """Train loss and dev loss (plus federated-eval loss) vs round; False if none recorded."""
+    lines = [
+        ("train loss (clients, weighted)", series(rounds, "train", "loss"), "o-"),
+        ("dev loss (server)", series(rounds, "dev", "loss"), "s-"),
+        ("federated eval loss", series(rounds, "federated_eval", "loss"), "^--"),
+    ]
+    lines = [line for line in lines if line[1][0]]
+    if not lines:
+        return False
+    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for label, (xs, ys), style in lines:
+        ax.plot(xs, ys, style, label=label, markersize=3)
+    _style(ax, "Loss per round: train and dev", "loss")
+    ax.legend()
+    _save(fig, path)
+    return True
+
+
+def plot_metrics(rounds: Rounds, path: Path) -> bool:
+    """One panel per non-loss metric (dev and federated eval); False if there are none."""
+    keys = [k for k in metric_keys(rounds, "dev") if k != "loss"]
+    keys += [k for k in metric_keys(rounds, "federated_eval") if k != "loss" and k not in keys]
+    if not keys:
+        return False
+    cols = min(len(keys), 3)
+    rows = math.ceil(len(keys) / cols)
+    fig = Figure(figsize=(5.0 * cols, 3.8 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, key in zip(axes, keys, strict=False):
+        for section, label, style in (
+            ("dev", "dev (server)", "s-"),
+            ("federated_eval", "federated eval", "^--"),
+        ):
+            xs, ys = series(rounds, section, key)
+            if xs:
+                ax.plot(xs, ys, style, label=label, markersize=3)
+        _style(ax, f"{key} vs round", key)
+        ax.legend()
+    for ax in axes[len(keys) :]:
+        ax.set_visible(False)
+    _save(fig, path)
+    return True
+
+
+def plot_partition(partition: Partition, path: Path) -> bool:
+    """Stacked bars: clients on x, examples per class stacked; False if there are no clients."""
+    clients = len(partition.histogram)
+    classes = len(partition.class_names)
+    if clients == 0 or classes == 0:
+        return False
+    fig = Figure(figsize=(min(4 + 0.4 * clients, 16), 4.5), layout="constrained")
+    ax = fig.subplots()
+    bottoms = [0] * clients
+    for index, name in enumerate(partition.class_names):
+        heights = [row[index] for row in partition.histogram]
+        color = _class_color(index, classes)
+        ax.bar(range(clients), heights, bottom=bottoms, label=name, color=color, width=0.8)
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    title = f"Examples per class per client ({partition.partitioner} partition)"
+    if classes <= _MAX_LEGEND_CLASSES:
+        ax.legend(title="class", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    else:
+        title += f", {classes} classes"
+    _style(ax, title, "examples", xlabel="client (partition id)")
+    _save(fig, path)
+    return True

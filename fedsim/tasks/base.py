@@ -1,0 +1,50 @@
+"""The Task protocol: what a federated task must provide to clients and to the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from fedsim.config import ClientSection
+from fedsim.data import ArrayDataset
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one client's local training produced (the model is updated in place)."""
+
+    num_examples: int  # distinct examples used; FedAvg weighs the update by it
+    steps: int  # optimizer steps taken
+    loss: float  # mean training loss over the steps
+
+
+class Task(Protocol):
+    """A federated task: a model, how to train it on a shard, how to score it."""
+
+    name: str
+
+    def build_model(self) -> nn.Module:
+        """A freshly initialised model (uses torch's global RNG: seed it first)."""
+        ...
+
+    def train(
+        self,
+        model: nn.Module,
+        shard: ArrayDataset,
+        client: ClientSection,
+        generator: torch.Generator,
+        proximal_mu: float = 0.0,
+    ) -> TrainResult:
+        """Train `model` in place on `shard`; batches drawn with `generator`."""
+        ...
+
+    def evaluate(self, model: nn.Module, data: ArrayDataset) -> dict[str, float]:
+        """Metrics of `model` on `data` (always includes "loss")."""
+        ...
+
+    def per_example_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Loss of each example, shape [N] (membership inference and DP use it)."""
+        ...

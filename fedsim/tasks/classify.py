@@ -1,0 +1,77 @@
+"""Image classification with cross-entropy: the foundation task."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fedsim.config import ClientSection, Config
+from fedsim.data import ArrayDataset, FederatedData
+from fedsim.errors import ConfigError
+from fedsim.models import MODELS
+from fedsim.tasks.base import TrainResult
+from fedsim.tasks.local_sgd import local_sgd
+from fedsim.tasks.registry import TASKS
+
+EVAL_BATCH = 1024
+
+
+class ClassifyTask:
+    """Softmax classifier over the data set's classes; metrics: loss and accuracy."""
+
+    name = "classify"
+
+    def __init__(self, cfg: Config, data: FederatedData) -> None:
+        if cfg.task.loss != "cross_entropy":
+            raise ConfigError(
+                "task.loss", f"classify trains with 'cross_entropy', got {cfg.task.loss!r}"
+            )
+        if cfg.task.miner != "none":
+            raise ConfigError(
+                "task.miner", f"classify uses no negative miner; set 'none', got {cfg.task.miner!r}"
+            )
+        self._factory = MODELS.get(cfg.task.model)
+        self._width = cfg.task.width
+        self._shape = data.image_shape
+        self._classes = data.num_classes
+
+    def build_model(self) -> nn.Module:
+        """A freshly initialised classifier."""
+        return self._factory(self._shape, self._classes, self._width)
+
+    def per_example_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of each example."""
+        return F.cross_entropy(model(x), y, reduction="none")
+
+    def _batch_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(x), y)
+
+    def train(
+        self,
+        model: nn.Module,
+        shard: ArrayDataset,
+        client: ClientSection,
+        generator: torch.Generator,
+        proximal_mu: float = 0.0,
+    ) -> TrainResult:
+        """Local SGD on the shard with mean cross-entropy."""
+        return local_sgd(model, shard, client, generator, self._batch_loss, proximal_mu)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, data: ArrayDataset) -> dict[str, float]:
+        """Mean cross-entropy and accuracy on `data`."""
+        model.eval()
+        device = next(model.parameters()).device
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(data), EVAL_BATCH):
+            x = torch.tensor(data.x[start : start + EVAL_BATCH], device=device)
+            y = torch.tensor(data.y[start : start + EVAL_BATCH], device=device)
+            logits = model(x)
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+        n = max(len(data), 1)
+        return {"loss": loss_sum / n, "accuracy": correct / n}
+
+
+TASKS.register("classify")(ClassifyTask)

@@ -1,0 +1,1 @@
+"""What a run records: run directory, manifest, metrics.jsonl, TensorBoard, weights."""

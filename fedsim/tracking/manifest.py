@@ -1,0 +1,105 @@
+"""manifest.json: everything needed to reproduce or question a run (seed, versions, hardware)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+PACKAGES = (
+    "fedsim",
+    "torch",
+    "flwr",
+    "flwr-datasets",
+    "ray",
+    "numpy",
+    "scikit-learn",
+    "opacus",
+    "transformers",
+    "diffusers",
+    "datasets",
+    "safetensors",
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a run depends on (absent ones omitted)."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit() -> str:
+    """The commit of the fedsim checkout, or "unknown" outside a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def hardware() -> dict[str, Any]:
+    """CPU, core count, memory and GPU of this machine."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "memory_gb": _memory_gb(),
+        "gpu": gpu,
+        "platform": platform.platform(),
+    }
+
+
+def now() -> str:
+    """Current UTC time, ISO 8601."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def build_manifest(seed: int, backend: str) -> dict[str, Any]:
+    """The manifest of a run that starts now."""
+    return {
+        "seed": seed,
+        "backend": backend,
+        "git_commit": git_commit(),
+        "command": " ".join(sys.argv),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "hardware": hardware(),
+        "torch_threads": torch.get_num_threads(),
+        "started_at": now(),
+        "finished_at": None,
+        "status": "running",
+    }

@@ -1,0 +1,89 @@
+"""Checks across keys and against the registries, run before anything is written.
+
+`prepare` returns the resolved config (e.g. fedsim's one local step filled in) after every
+check that can fail on user input has passed: names, combinations, data availability,
+partitioning and task construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from fedsim.config import Config
+from fedsim.data import DATASETS, check_available, load_federated_data
+from fedsim.engine.strategies import STRATEGIES
+from fedsim.errors import ConfigError, IncompatibleOptionsError
+from fedsim.models import MODELS
+from fedsim.tasks import TASKS, build_task
+
+LATER = {
+    "privacy.mode": "differential privacy lands with the privacy issue (#6); use 'none'",
+    "secagg.enabled": "SecAgg+ lands with the privacy issue (#6); use false",
+    "attack": "attacks land with the attacks issue (#7); keep malicious_fraction = 0 and "
+    "behaviour = 'none'",
+}
+
+
+def _check_names(cfg: Config) -> None:
+    TASKS.get(cfg.task.name)
+    MODELS.get(cfg.task.model)
+    DATASETS.get(cfg.data.dataset)
+    STRATEGIES.get(cfg.strategy.name)
+
+
+def _check_sampling(cfg: Config) -> None:
+    n = cfg.data.num_clients
+    for key in ("clients_per_round", "eval_clients_per_round"):
+        if getattr(cfg.strategy, key) > n:
+            raise IncompatibleOptionsError(
+                f"strategy.{key}",
+                f"{getattr(cfg.strategy, key)} is more than data.num_clients = {n}; "
+                f"allowed: 0 (all) to {n}",
+            )
+
+
+def _check_not_yet(cfg: Config) -> None:
+    if cfg.privacy.mode != "none":
+        raise ConfigError(
+            "privacy.mode", f"{cfg.privacy.mode!r} is not available yet: {LATER['privacy.mode']}"
+        )
+    if cfg.secagg.enabled:
+        raise ConfigError("secagg.enabled", f"not available yet: {LATER['secagg.enabled']}")
+    if cfg.attack.malicious_fraction > 0 or cfg.attack.behaviour != "none":
+        raise ConfigError("attack.behaviour", f"not available yet: {LATER['attack']}")
+
+
+def _check_device(cfg: Config) -> None:
+    if cfg.run.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "run.device", "'cuda' requested but torch sees no GPU; allowed here: auto, cpu"
+        )
+    if cfg.run.client_gpus > 0 and not torch.cuda.is_available():
+        raise ConfigError("run.client_gpus", "GPU fraction requested but torch sees no GPU; use 0")
+
+
+def _resolve_fedsgd(cfg: Config) -> Config:
+    """FedSGD is one local step per sampled client per round."""
+    if cfg.strategy.name != "fedsgd":
+        return cfg
+    if cfg.client.local_steps > 1:
+        raise IncompatibleOptionsError(
+            "client.local_steps",
+            f"fedsgd takes exactly one local step per round, got {cfg.client.local_steps}; "
+            "use strategy.name = 'fedavg' for several local steps",
+        )
+    return dataclasses.replace(cfg, client=dataclasses.replace(cfg.client, local_steps=1))
+
+
+def prepare(cfg: Config) -> Config:
+    """The resolved config, or the first ConfigError/DataError it would hit."""
+    _check_names(cfg)
+    _check_sampling(cfg)
+    _check_not_yet(cfg)
+    _check_device(cfg)
+    cfg = _resolve_fedsgd(cfg)
+    check_available(cfg.data.dataset)
+    build_task(cfg, load_federated_data(cfg.data, cfg.run.seed))
+    return cfg

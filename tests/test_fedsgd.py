@@ -28,7 +28,7 @@ def _reference(cfg: Config, union_batches: list[tuple[np.ndarray, np.ndarray]]) 
     opt = torch.optim.SGD(model.parameters(), lr=cfg.client.lr)
     for x, y in union_batches:
         opt.zero_grad()
-        F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        F.cross_entropy(model(torch.tensor(x)), torch.tensor(y)).backward()
         opt.step()
     return model.state_dict()
 

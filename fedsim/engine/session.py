@@ -30,9 +30,21 @@ from fedsim.tracking.run_dir import write_json, write_text
 from fedsim.tracking.weights import save_weights
 
 
+class _DropExpected(logging.Filter):
+    """Hide Flower warnings about settings fedsim chose on purpose."""
+
+    EXPECTED = ("fraction_evaluate is set to 0.0",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in self.EXPECTED)
+
+
 def quiet_flower() -> None:
     """Flower logs every round at INFO; fedsim shows a progress bar and writes records."""
-    logging.getLogger("flwr").setLevel(logging.WARNING)
+    logger = logging.getLogger("flwr")
+    logger.setLevel(logging.WARNING)
+    if not any(isinstance(f, _DropExpected) for f in logger.filters):
+        logger.addFilter(_DropExpected())
 
 
 def _write_partition(run_dir: Path, cfg: Config, data: Any) -> None:

@@ -98,3 +98,15 @@ def test_message_to_unknown_node_is_refused() -> None:
     grid = DirectGrid(InlineExecutor(_toy_app(), {}, 2), 2)
     with pytest.raises(ValueError, match="invalid message"):
         grid.push_messages([Message(RecordDict(), 99, "train")])
+
+
+def test_federation_size_mismatch_is_refused() -> None:
+    """FedAvg would wait forever for a missing node: the session refuses up front."""
+    from fedsim.config import load_config
+    from fedsim.engine.session import check_federation_size
+    from fedsim.errors import ConfigError
+
+    grid = DirectGrid(InlineExecutor(_toy_app(), {}, 3), 3)
+    check_federation_size(grid, load_config(None, ["data.num_clients=3"]))
+    with pytest.raises(ConfigError, match="federation has 3 nodes"):
+        check_federation_size(grid, load_config(None, ["data.num_clients=4"]))

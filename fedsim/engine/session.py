@@ -23,6 +23,7 @@ from fedsim.engine.app_config import resolve_device
 from fedsim.engine.recording import RecordingGrid
 from fedsim.engine.seeding import seed_server
 from fedsim.engine.strategies import build_strategy
+from fedsim.errors import ConfigError
 from fedsim.tasks import build_task
 from fedsim.tracking.manifest import build_manifest, now
 from fedsim.tracking.rounds import RoundTracker
@@ -60,9 +61,20 @@ def _write_partition(run_dir: Path, cfg: Config, data: Any) -> None:
     )
 
 
+def check_federation_size(grid: Grid, cfg: Config) -> None:
+    """Flower's strategies wait forever for missing nodes: refuse a size mismatch up front."""
+    nodes = len(list(grid.get_node_ids()))
+    if nodes != cfg.data.num_clients:
+        raise ConfigError(
+            "data.num_clients",
+            f"{cfg.data.num_clients} clients configured but the federation has {nodes} nodes; "
+            "make them equal (flwr run: --federation-config \"num-supernodes=N\")")
+
+
 def serve(grid: Grid, cfg: Config, run_dir: Path, progress: bool = True) -> dict[str, Any]:
     """Run the federation on `grid`, recording every round in `run_dir`; return the summary."""
     started = time.perf_counter()
+    check_federation_size(grid, cfg)
     seed_server(cfg.run.seed)
     data = load_federated_data(cfg.data, cfg.run.seed)
     task = build_task(cfg, data)

@@ -74,6 +74,20 @@ class TaskSection:
     loss: str = _opt("cross_entropy", "training loss of the task")
     miner: str = _opt("none", "negative miner (contrastive tasks)")
     width: int = _opt(16, "channel width of the first layer of the model", lo=1)
+    # contrastive tasks (metric, clip, toy-triplet)
+    embedding_dim: int = _opt(32, "embedding size of contrastive encoders", lo=1)
+    margin: float = _opt(0.5, "margin m of the pairwise and triplet losses", lo=0.0)
+    distance: str = _opt("euclidean", "distance of pairwise/triplet losses and kNN",
+                         choices=("euclidean", "cosine"))
+    temperature: float = _opt(0.1, "temperature of info_nce / npair", lo=0.0, lo_open=True)
+    pk_classes: int = _opt(8, "P: classes per P x K batch (metric task)", lo=1)
+    pk_samples: int = _opt(4, "K: examples per class per P x K batch (metric task)", lo=1)
+    holdout_classes: int = _opt(2, "classes kept out of training for few-shot tests (metric)", lo=0)
+    text_tower: str = _opt("minilm", "clip text tower", choices=("minilm", "transformer"))
+    # next-word prediction
+    vocab_size: int = _opt(5000, "vocabulary size (word tokenizer: top-V words)", lo=10)
+    seq_len: int = _opt(32, "tokens per training sequence", lo=2)
+    tokenizer: str = _opt("word", "next-word tokenizer", choices=("word", "bpe"))
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runs-dir", help="parent folder of the run directory (run.runs_dir)")
     run.add_argument("--name", help="run name (run.name)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep = sub.add_parser("sweep", help="run a sweep spec (variants x grid x seeds), resumable")
+    sweep.add_argument("spec", help="sweep spec TOML")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="SECTION.KEY=VALUE", help="override a key in every cell")
+    sweep.add_argument("--sweeps-dir", default="runs/sweeps", help="parent of the sweep folder")
     report = sub.add_parser("report", help="rebuild report.md of a run directory")
     report.add_argument("run_dir")
     sub.add_parser("list", help="tasks, datasets, partitioners, strategies, backends, config keys")
@@ -69,6 +74,14 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from fedsim.sweep import run_sweep
+
+    os.environ["FEDSIM_NO_PROGRESS"] = "1"
+    print(run_sweep(Path(args.spec), tuple(args.overrides), Path(args.sweeps_dir)))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from fedsim.report import write_report
 
@@ -91,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "report": _report, "list": _list}[args.command]
+    handler = {"run": _run, "sweep": _sweep, "report": _report, "list": _list}[args.command]
     try:
         return handler(args)
     except FedsimError as err:

@@ -10,6 +10,7 @@ from fedsim.data.partitioners import PARTITIONERS
 from fedsim.data.sources import DATASETS, DatasetSource, check_available
 from fedsim.data.splits import load_splits
 from fedsim.data.types import ArrayDataset, FederatedData
+from fedsim.data import toy  # noqa: E402,F401  (registers the generated toy-1d set)
 
 __all__ = [
     "DATASETS",

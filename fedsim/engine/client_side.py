@@ -60,6 +60,7 @@ def handle_train(msg: Message, context: Context, rt: ClientRuntime) -> Message:
     mu = float(config.get("proximal-mu", 0.0))
     result = rt.task.train(rt.model, rt.shard(pid), rt.cfg.client, generator, proximal_mu=mu)
     metrics = {
+        **result.metrics,
         "num-examples": result.num_examples,
         "loss": result.loss,
         "steps": result.steps,

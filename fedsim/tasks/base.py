@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -19,6 +19,7 @@ class TrainResult:
     num_examples: int  # distinct examples used; FedAvg weighs the update by it
     steps: int  # optimizer steps taken
     loss: float  # mean training loss over the steps
+    metrics: dict[str, float] = field(default_factory=dict)  # task-specific, sent to the server
 
 
 class Task(Protocol):

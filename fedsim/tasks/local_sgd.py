@@ -57,11 +57,16 @@ def local_sgd(
     generator: torch.Generator,
     batch_loss: BatchLoss,
     proximal_mu: float = 0.0,
+    batches: list[torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train `model` in place on `shard`; returns examples used, steps and mean loss."""
+    """Train `model` in place on `shard`; returns examples used, steps and mean loss.
+
+    `batches` (index tensors into the shard) default to `batch_schedule`.
+    """
     device = next(model.parameters()).device
     x_all, y_all = torch.tensor(shard.x), torch.tensor(shard.y)  # shards are read-only views
-    batches = batch_schedule(len(shard), client, generator)
+    if batches is None:
+        batches = batch_schedule(len(shard), client, generator)
     optimizer = make_optimizer(model, client)
     anchor = [p.detach().clone() for p in model.parameters() if p.requires_grad]
     model.train()

@@ -1,0 +1,78 @@
+"""Sweep results: one row per cell, then mean ± std over seeds per group, with rigor flags."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+TOO_GOOD = 0.99  # an accuracy-like metric this high points at leakage or a trivial task
+SPREAD = 0.25  # std above this fraction of |mean| is flagged as high variability
+
+
+def group_key(row: dict[str, Any], label_columns: list[str]) -> tuple[str, ...]:
+    return tuple(str(row[c]) for c in label_columns)
+
+
+def flags(metric: str, values: list[float]) -> list[str]:
+    """Warnings a careful reviewer would raise about one group's values."""
+    out = []
+    if len(values) > 1 and statistics.pstdev(values) == 0.0:
+        out.append(f"{metric} identical across seeds (is the seed used?)")
+    elif len(values) > 1 and statistics.stdev(values) > SPREAD * abs(statistics.fmean(values)):
+        out.append(f"{metric} varies a lot across seeds")
+    if "acc" in metric and statistics.fmean(values) >= TOO_GOOD:
+        out.append(f"{metric} >= {TOO_GOOD}: check for train/test leakage")
+    return out
+
+
+def summarize(rows: list[dict[str, Any]], label_columns: list[str], metrics: list[str]
+              ) -> list[dict[str, Any]]:
+    """Per group: seeds, and mean/std of each metric over them."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[group_key(row, label_columns)].append(row)
+    out = []
+    for key, members in groups.items():
+        entry: dict[str, Any] = dict(zip(label_columns, key, strict=True))
+        entry["seeds"] = sorted(m["seed"] for m in members)
+        entry["flags"] = []
+        for metric in metrics:
+            values = [float(m[metric]) for m in members if metric in m]
+            if values:
+                entry[metric] = (statistics.fmean(values),
+                                 statistics.stdev(values) if len(values) > 1 else 0.0)
+                entry["flags"] += flags(metric, values)
+        out.append(entry)
+    return out
+
+
+def markdown(summary: list[dict[str, Any]], label_columns: list[str], metrics: list[str]) -> str:
+    """The grouped table as Markdown (mean ± std over seeds) plus its flags."""
+    head = [*label_columns, "seeds", *metrics]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    notes = []
+    for entry in summary:
+        cells = [str(entry[c]) for c in label_columns] + [",".join(map(str, entry["seeds"]))]
+        cells += [f"{entry[m][0]:.4f} ± {entry[m][1]:.4f}" if m in entry else "–" for m in metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+        notes += [f"- {' / '.join(cells[:len(label_columns)])}: {f}" for f in entry["flags"]]
+    return "\n".join(lines + ([""] + ["Flags:"] + notes if notes else [])) + "\n"
+
+
+def write_tables(sweep_dir: Path, rows: list[dict[str, Any]], label_columns: list[str],
+                 metrics: list[str]) -> str:
+    """results.csv (a row per cell), results.json and results.md (grouped); returns the md."""
+    columns = [*label_columns, "seed", "cell", *metrics, "wall_seconds"]
+    with (sweep_dir / "results.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = summarize(rows, label_columns, metrics)
+    (sweep_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    text = markdown(summary, label_columns, metrics)
+    (sweep_dir / "results.md").write_text(text, encoding="utf-8")
+    return text

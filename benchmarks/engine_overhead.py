@@ -207,6 +207,10 @@ def workers_of(cfg: Config) -> int:
     return max(1, min(cfg.data.num_clients, cpus // cfg.run.client_cpus))
 
 
+def mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
 def fill_rounds(result: Result, cfg: Config, run_dir: Path) -> None:
     """Per-round wall, client critical path and the steady engine overhead from metrics.jsonl."""
     rows = read_rounds(run_dir)
@@ -215,20 +219,14 @@ def fill_rounds(result: Result, cfg: Config, run_dir: Path) -> None:
     client_time = critical_client_seconds if exact else balanced_client_seconds
     result.round_s = [float(r["round_seconds"]) for r in rows]
     result.client_critical_s = [client_time(r, workers) for r in rows]
-    steady = [
-        wall - clients
-        for r, wall, clients in zip(rows, result.round_s, result.client_critical_s, strict=True)
-        if r["round"] >= STEADY_FROM_ROUND
-    ]
-    if steady:
-        result.overhead_ms = 1000 * sum(steady) / len(steady)
+    steady = [i for i, r in enumerate(rows) if r["round"] >= STEADY_FROM_ROUND]
+    overhead = mean([result.round_s[i] - result.client_critical_s[i] for i in steady])
+    result.overhead_ms = ms(overhead)
+    steady_round = mean([result.round_s[i] for i in steady])
+    if rows and steady_round is not None:
+        result.round1_excess_s = result.round_s[0] - steady_round
     method = "sum of client seconds" if workers == 1 else f"critical path over {workers} workers"
     result.overhead_method = method if exact else f"estimate: {method}, evenly balanced"
-    steady_round = [
-        w for r, w in zip(rows, result.round_s, strict=True) if r["round"] >= STEADY_FROM_ROUND
-    ]
-    if rows and steady_round:
-        result.round1_excess_s = result.round_s[0] - sum(steady_round) / len(steady_round)
 
 
 def run_fedsim(way: Way, attempt: int, runs_dir: Path) -> Result:
@@ -249,6 +247,10 @@ def run_fedsim(way: Way, attempt: int, runs_dir: Path) -> Result:
 
 
 # --- the table --------------------------------------------------------------------------
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else 1000 * seconds
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -280,14 +282,12 @@ def phases_table(results: list[Result]) -> str:
     for r in results:
         if r.way == "central":
             continue
-        steady = r.round_s[STEADY_FROM_ROUND - 1 :]
-        clients = r.client_critical_s[STEADY_FROM_ROUND - 1 :]
-        mean_round = 1000 * sum(steady) / len(steady) if steady else None
-        mean_clients = 1000 * sum(clients) / len(clients) if clients else None
+        mean_round = mean(r.round_s[STEADY_FROM_ROUND - 1 :])
+        mean_clients = mean(r.client_critical_s[STEADY_FROM_ROUND - 1 :])
         lines.append(
             f"| {r.way} | {'warm' if r.attempt > 1 else 'cold'} | {fmt(r.serve_s)} | "
             f"{fmt(r.report_s)} | {fmt(r.ray_init_s)} | {fmt(r.round1_excess_s)} | "
-            f"{fmt(r.ray_close_s)} | {fmt(mean_round, 1)} | {fmt(mean_clients, 1)} | "
+            f"{fmt(r.ray_close_s)} | {fmt(ms(mean_round), 1)} | {fmt(ms(mean_clients), 1)} | "
             f"{r.overhead_method} |"
         )
     return "\n".join(lines)

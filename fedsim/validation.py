@@ -17,6 +17,7 @@ from fedsim.engine.strategies import STRATEGIES
 from fedsim.errors import ConfigError, IncompatibleOptionsError
 from fedsim.models import MODELS
 from fedsim.tasks import TASKS, build_task
+from fedsim.tasks.toy_triplet import resolve_toy_triplet
 
 LATER = {
     "privacy.mode": "differential privacy lands with the privacy issue (#6); use 'none'",
@@ -79,6 +80,7 @@ def _resolve_fedsgd(cfg: Config) -> Config:
 
 def prepare(cfg: Config) -> Config:
     """The resolved config, or the first ConfigError/DataError it would hit."""
+    cfg = resolve_toy_triplet(cfg)
     _check_names(cfg)
     _check_sampling(cfg)
     _check_not_yet(cfg)

@@ -25,6 +25,7 @@ from fedsim.engine.seeding import seed_server
 from fedsim.engine.strategies import build_strategy
 from fedsim.errors import ConfigError
 from fedsim.tasks import build_task
+from fedsim.tasks.base import task_artifacts
 from fedsim.tracking.manifest import build_manifest, now
 from fedsim.tracking.rounds import RoundTracker
 from fedsim.tracking.run_dir import write_json, write_text
@@ -105,6 +106,7 @@ def serve(grid: Grid, cfg: Config, run_dir: Path, progress: bool = True) -> dict
     model.load_state_dict(latest["arrays"].to_torch_state_dict())
     sha = save_weights(model.state_dict(), run_dir / "weights.safetensors")
     final = {"dev": task.evaluate(model, data.dev), "test": task.evaluate(model, data.test)}
+    outputs = [vars(a) for a in task_artifacts(task, model, data, run_dir)]
     return {
         "task": cfg.task.name,
         "dataset": cfg.data.dataset,
@@ -125,6 +127,7 @@ def serve(grid: Grid, cfg: Config, run_dir: Path, progress: bool = True) -> dict
         },
         "bytes": {"sent": tracker.sent, "received": tracker.received},
         "failures": tracker.failures,
+        "artifacts": outputs,
     }
 
 

@@ -49,3 +49,17 @@ class Task(Protocol):
     def per_example_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Loss of each example, shape [N] (membership inference and DP use it)."""
         ...
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file a task wrote into the run directory for the report (PNG, Markdown, ...)."""
+
+    title: str
+    file: str
+
+
+def task_artifacts(task: object, model: nn.Module, data: object, run_dir: object) -> list[Artifact]:
+    """Call the task's optional `write_artifacts(model, data, run_dir)` hook."""
+    hook = getattr(task, "write_artifacts", None)
+    return list(hook(model, data, run_dir)) if hook else []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -10,8 +13,10 @@ from fedsim.config import ClientSection, Config
 from fedsim.data import ArrayDataset, FederatedData
 from fedsim.errors import ConfigError
 from fedsim.models import MODELS
-from fedsim.tasks.base import TrainResult
+from fedsim.tasks.base import Artifact, TrainResult
+from fedsim.tasks.embedding_plot import plot_embedding
 from fedsim.tasks.local_sgd import local_sgd
+from fedsim.tasks.metric_eval import knn_accuracy
 from fedsim.tasks.registry import TASKS
 
 EVAL_BATCH = 1024
@@ -71,7 +76,27 @@ class ClassifyTask:
             loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
             correct += int((logits.argmax(1) == y).sum())
         n = max(len(data), 1)
-        return {"loss": loss_sum / n, "accuracy": correct / n}
+        knn = knn_accuracy(self.features(model, data), torch.from_numpy(np.array(data.y)), 5,
+                           "euclidean") if len(data) > 5 else float("nan")
+        return {"loss": loss_sum / n, "accuracy": correct / n, "knn_accuracy": knn}
+
+    @torch.no_grad()
+    def features(self, model: nn.Module, data: ArrayDataset) -> torch.Tensor:
+        """Penultimate-layer features of every example (what kNN and the plot compare)."""
+        model.eval()
+        device = next(model.parameters()).device
+        parts = [model.embed(torch.tensor(data.x[s : s + EVAL_BATCH], device=device)).cpu()
+                 for s in range(0, len(data), EVAL_BATCH)]
+        return torch.cat(parts)
+
+    def write_artifacts(
+        self, model: nn.Module, data: FederatedData, run_dir: Path
+    ) -> list[Artifact]:
+        """PCA picture of the penultimate-layer features of the dev set."""
+        plot_embedding(self.features(model, data.dev), torch.from_numpy(np.array(data.dev.y)),
+                       data.class_names, (), run_dir / "embedding.png",
+                       "cross-entropy penultimate features of the dev set (PCA)")
+        return [Artifact("2-D embedding of the dev set (penultimate layer)", "embedding.png")]
 
 
 TASKS.register("classify")(ClassifyTask)

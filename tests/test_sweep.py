@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,11 @@ def test_sweep_runs_tabulates_and_resumes(cli, spec_path: Path, tmp_path: Path) 
     rows = list(csv.DictReader((sweep_dir / "results.csv").open()))
     assert len(rows) == 8 and {r["seed"] for r in rows} == {"0", "1"}
     table = (sweep_dir / "results.md").read_text()
-    assert table.count("\n| ") == 4 and "±" in table  # 4 groups (variant x lr) over 2 seeds
+    grouped, figures = table.split("Figures of seed 0:")
+    assert grouped.count("\n| ") == 4 and "±" in grouped  # 4 groups (variant x lr), 2 seeds
+    assert figures.count("embedding.png") == 4  # one figure per group, side by side
+    assert all((sweep_dir / link).is_file()
+               for link in re.findall(r"\]\((cells/[^)]+\.png)\)", figures))
     # a killed sweep: one cell lost its summary -> only that cell runs again
     victim = sweep_dir / "cells" / "skewed-client.lr=0.2-seed1"
     next(victim.glob("*/summary.json")).unlink()

@@ -26,10 +26,12 @@ def finished_run(cell_dir: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def _row(cell: Cell, run_dir: Path) -> dict[str, Any]:
+def _row(cell: Cell, run_dir: Path, sweep_dir: Path) -> dict[str, Any]:
     summary = json.loads((run_dir / "summary.json").read_text())
     row: dict[str, Any] = dict(cell.labels)
     row.update(seed=summary["seed"], cell=cell.name, wall_seconds=summary["wall_seconds"])
+    row["images"] = [(a["title"], str((run_dir / a["file"]).relative_to(sweep_dir)))
+                     for a in summary.get("artifacts", []) if a["file"].endswith(".png")]
     row.update({f"dev_{k}": v for k, v in summary["final"]["dev"].items()})
     row.update({f"test_{k}": v for k, v in summary["final"]["test"].items()})
     return row
@@ -52,7 +54,7 @@ def run_sweep(path: Path, overrides: tuple[str, ...], sweeps_dir: Path) -> Path:
         run_dir = finished_run(cell_dir)
         state = "done before" if run_dir else "ran"
         run_dir = run_dir or _run_cell(spec, cell, cell_dir)
-        rows.append(_row(cell, run_dir))
+        rows.append(_row(cell, run_dir, sweep_dir))
         print(f"[{i}/{len(spec.cells)}] {cell.name}: {state}", file=sys.stderr, flush=True)
     labels = [c for c, _ in spec.cells[0].labels]
     metrics = [f"dev_{m}" for m in spec.metrics] or sorted(

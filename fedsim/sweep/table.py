@@ -63,6 +63,25 @@ def markdown(summary: list[dict[str, Any]], label_columns: list[str], metrics: l
     return "\n".join(lines + ([""] + ["Flags:"] + notes if notes else [])) + "\n"
 
 
+def gallery(rows: list[dict[str, Any]], label_columns: list[str]) -> str:
+    """The first seed's images of every group, side by side (one table column per group)."""
+    first: dict[tuple[str, ...], dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["seed"]):
+        first.setdefault(group_key(row, label_columns), row)
+    groups = [(key, row) for key, row in first.items() if row.get("images")]
+    if not groups:
+        return ""
+    titles = [" / ".join(key) or "run" for key, _ in groups]
+    lines = ["", f"Figures of seed {groups[0][1]['seed']}:", "",
+             "| " + " | ".join(titles) + " |", "|" + "---|" * len(groups)]
+    depth = max(len(row["images"]) for _, row in groups)
+    for i in range(depth):
+        cells = [f"![{row['images'][i][0]}]({row['images'][i][1]})" if i < len(row["images"])
+                 else "" for _, row in groups]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_tables(sweep_dir: Path, rows: list[dict[str, Any]], label_columns: list[str],
                  metrics: list[str]) -> str:
     """results.csv (a row per cell), results.json and results.md (grouped); returns the md."""
@@ -73,6 +92,6 @@ def write_tables(sweep_dir: Path, rows: list[dict[str, Any]], label_columns: lis
         writer.writerows(rows)
     summary = summarize(rows, label_columns, metrics)
     (sweep_dir / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-    text = markdown(summary, label_columns, metrics)
+    text = markdown(summary, label_columns, metrics) + gallery(rows, label_columns)
     (sweep_dir / "results.md").write_text(text, encoding="utf-8")
     return text

@@ -84,7 +84,7 @@ class Result:
     serve_s: float | None = None
     report_s: float | None = None
     ray_init_s: float | None = None
-    ray_close_s: float | None = None
+    ray_close_s: float | None = None  # shutdown_pool() after a Ray way's last run
     round1_excess_s: float | None = None
 
 
@@ -112,12 +112,15 @@ def run_central(cfg: Config) -> Result:
     """The same number of SGD steps as the federation, in one plain torch loop.
 
     Same model class, batch size, optimizer settings and loss; the data set is loaded (and
-    cached) before the clock starts, as a warm federation has it too.
+    cached), and torch.optim imported, before the clock starts, as a warm federation has it.
     """
     data = load_federated_data(cfg.data, cfg.run.seed)
     torch.set_num_threads(cfg.run.client_cpus)  # what the engine gives each client
     x_all, y_all = torch.tensor(data.train.x), torch.tensor(data.train.y)
     generator = torch.Generator().manual_seed(cfg.run.seed)
+    # The first torch.optim optimizer of a process imports torch._dynamo (~1.5 s): pay it
+    # before the clock, like data loading (fedsim's clients no longer build one at all).
+    torch.optim.SGD(torch.nn.Linear(1, 1).parameters(), lr=0.1)
     start = time.perf_counter()
     model = build_task(cfg, data).build_model()
     c = cfg.client
@@ -162,14 +165,20 @@ def timed(owner: Any, attribute: str, log: dict[str, float]) -> Iterator[None]:
 
 @contextmanager
 def phase_timers(log: dict[str, float]) -> Iterator[None]:
-    """Time serve(), write_report(), Ray start-up and the executor's close() during a run."""
+    """Time serve(), write_report() and Ray start-up during a run."""
     with (
         timed(session, "serve", log),
         timed(report, "write_report", log),
         timed(ray_executor, "start_ray", log),
-        timed(ray_executor.RayExecutor, "close", log),
     ):
         yield
+
+
+def close_ray() -> float:
+    """Kill the live actor pool and stop Ray (what process exit does); its wall time."""
+    start = time.perf_counter()
+    ray_executor.shutdown_pool()
+    return time.perf_counter() - start
 
 
 # --- reading a run directory ----------------------------------------------------------
@@ -241,7 +250,6 @@ def run_fedsim(way: Way, attempt: int, runs_dir: Path) -> Result:
     result.serve_s = log.get("serve")
     result.report_s = log.get("write_report")
     result.ray_init_s = log.get("start_ray")
-    result.ray_close_s = log.get("close")
     fill_rounds(result, cfg, run_dir)
     return result
 
@@ -299,9 +307,20 @@ def warm(results: list[Result], way: str) -> Result | None:
     return runs[-1] if runs else None
 
 
+def cold(results: list[Result], way: str) -> Result | None:
+    """The first run of `way` (for Ray ways: the one that started Ray and the actors)."""
+    runs = [r for r in results if r.way == way]
+    return runs[0] if runs else None
+
+
 def verdicts(results: list[Result]) -> dict[str, dict[str, Any]]:
-    """Each target, the warm measurement against it, and whether it is met."""
+    """Each target, its measurement, and whether it is met.
+
+    Warm runs for the inline targets and the overheads; the first (cold) Ray run for the
+    Ray total, which must include Ray's and the actors' start-up.
+    """
     inline, ray = warm(results, "fedsim-inline"), warm(results, "fedsim-ray")
+    ray_cold = cold(results, "fedsim-ray")
     checks: dict[str, tuple[float, float | None]] = {
         "inline per-round overhead ms <= 20": (
             TARGETS["overhead_ms"],
@@ -309,7 +328,11 @@ def verdicts(results: list[Result]) -> dict[str, dict[str, Any]]:
         ),
         "ray per-round overhead ms <= 20": (TARGETS["overhead_ms"], ray and ray.overhead_ms),
         "inline total s < 3": (TARGETS["inline_total_s"], inline and inline.total_s),
-        "ray total s < 8 (incl. Ray start)": (TARGETS["ray_total_s"], ray and ray.total_s),
+        "ray total s < 8 (cold: incl. Ray start)": (
+            TARGETS["ray_total_s"],
+            ray_cold and ray_cold.total_s,
+        ),
+        "ray total s < 8 (warm: live actors)": (TARGETS["ray_total_s"], ray and ray.total_s),
     }
     return {
         name: {"target": target, "measured": value, "met": value is not None and value <= target}
@@ -372,6 +395,8 @@ def measure(repeats: int, skip_flower: bool, runs_dir: Path) -> list[Result]:
             result = run_fedsim(way, attempt, runs_dir)
             print(f"  {way.name} #{attempt}: {result.total_s:.2f} s", flush=True)
             results.append(result)
+        if way.backend == "ray":  # the next way starts cold again: a fresh Ray and pool
+            results[-1].ray_close_s = close_ray()
     # Last, so the first fedsim run pays data loading as a cold CLI run would.
     central = run_central(job_config("inline", False, runs_dir, "central"))
     return [central, *results]

@@ -11,17 +11,34 @@ from functools import lru_cache
 from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 
-from fedsim.config import Config
+from fedsim.config import Config, DataSection
+from fedsim.data import FederatedData
 from fedsim.engine.app_config import config_from_context
 from fedsim.engine.client_side import ClientRuntime, handle_evaluate, handle_train
 
 app = ClientApp()
 
+_PRIMED: dict[tuple[DataSection, int], FederatedData] = {}
+_MAX_PRIMED = 2
+
+
+def prime(data_section: DataSection, seed: int, data: FederatedData) -> None:
+    """Hand this process the run's already-partitioned data (fedsim's Ray executor does, once
+    per actor), so that the clients here never load or partition it themselves.
+
+    Under Flower's own runtimes (`run_simulation`, `flwr run`) nothing is primed and each
+    process loads its data on the first message, as before.
+    """
+    _PRIMED.pop((data_section, seed), None)
+    _PRIMED[(data_section, seed)] = data
+    while len(_PRIMED) > _MAX_PRIMED:
+        _PRIMED.pop(next(iter(_PRIMED)))
+
 
 @lru_cache(maxsize=2)
 def _runtime(cfg: Config) -> ClientRuntime:
     """One runtime per config per process: data and model are built once, not per message."""
-    return ClientRuntime.build(cfg)
+    return ClientRuntime.build(cfg, _PRIMED.get((cfg.data, cfg.run.seed)))
 
 
 @app.train()

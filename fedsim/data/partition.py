@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasets import Dataset
-from flwr_datasets.partitioner import Partitioner
 
 from fedsim.config import DataSection
 from fedsim.data.partitioners import PARTITIONERS
 from fedsim.errors import ConfigError
+
+if TYPE_CHECKING:  # `datasets` and flwr-datasets take ~3 s to import: only where we partition
+    from flwr_datasets.partitioner import Partitioner
 
 
 def partition_indices(
@@ -36,6 +38,8 @@ def partition_indices(
         )
     if groups is not None and len(groups) != len(labels):
         raise ValueError(f"groups has {len(groups)} entries for {len(labels)} labels")
+    from datasets import Dataset
+
     plan = build(data, seed, labels, groups)
     order = np.random.default_rng(seed).permutation(len(labels))
     columns = {"label": labels[order], "index": order}

@@ -21,21 +21,16 @@ partitioner guarantees (flwr-datasets 0.6):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from flwr_datasets.partitioner import (
-    DirichletPartitioner,
-    IidPartitioner,
-    NaturalIdPartitioner,
-    Partitioner,
-    PathologicalPartitioner,
-    ShardPartitioner,
-)
 
 from fedsim.config import DataSection
 from fedsim.errors import ConfigError
 from fedsim.registry import Registry
+
+if TYPE_CHECKING:  # flwr-datasets pulls datasets, pandas, seaborn, scipy: ~3 s to import,
+    from flwr_datasets.partitioner import Partitioner  # so each builder imports it lazily
 
 
 class Plan(NamedTuple):
@@ -63,6 +58,8 @@ def no_natural_ids(what: str) -> ConfigError:
 
 @PARTITIONERS.register("iid")
 def _iid(data: DataSection, seed: int, labels: np.ndarray, groups: np.ndarray | None) -> Plan:
+    from flwr_datasets.partitioner import IidPartitioner
+
     return Plan(IidPartitioner(num_partitions=data.num_clients), "data.num_clients", "")
 
 
@@ -74,6 +71,8 @@ def _dirichlet(data: DataSection, seed: int, labels: np.ndarray, groups: np.ndar
             f"{data.num_clients} clients x min_partition_size {data.min_partition_size} exceeds "
             f"the {len(labels)} training examples; lower it or data.num_clients",
         )
+    from flwr_datasets.partitioner import DirichletPartitioner
+
     partitioner = DirichletPartitioner(
         num_partitions=data.num_clients, partition_by="label", alpha=float(data.alpha),
         min_partition_size=data.min_partition_size, self_balancing=False, seed=seed,
@@ -97,6 +96,8 @@ def _pathological(
             f"{data.classes_per_client} is more than the {num_classes} classes in the training "
             f"set; allowed: 1..{num_classes}",
         )
+    from flwr_datasets.partitioner import PathologicalPartitioner
+
     partitioner = PathologicalPartitioner(
         num_partitions=data.num_clients, partition_by="label",
         num_classes_per_partition=data.classes_per_client,
@@ -114,6 +115,8 @@ def _shard(data: DataSection, seed: int, labels: np.ndarray, groups: np.ndarray 
             f"{data.num_clients} clients x {data.shards_per_client} shards is more shards than "
             f"the {len(labels)} training examples; lower it or data.num_clients",
         )
+    from flwr_datasets.partitioner import ShardPartitioner
+
     partitioner = ShardPartitioner(
         num_partitions=data.num_clients, partition_by="label",
         num_shards_per_partition=data.shards_per_client, seed=seed,
@@ -131,4 +134,6 @@ def _natural(data: DataSection, seed: int, labels: np.ndarray, groups: np.ndarra
             "data.num_clients",
             f"the training set has {num_ids} natural clients; set it to {num_ids}",
         )
+    from flwr_datasets.partitioner import NaturalIdPartitioner
+
     return Plan(NaturalIdPartitioner(partition_by="group"), "data.partitioner", "")

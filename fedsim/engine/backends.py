@@ -12,7 +12,7 @@ from fedsim.config import Config
 from fedsim.engine.app_config import ENV_CONFIG, ENV_RUN_DIR
 from fedsim.engine.executors import Executor, InlineExecutor
 from fedsim.engine.grid import DirectGrid
-from fedsim.engine.ray_executor import QUIET_ENV
+from fedsim.engine.ray_executor import QUIET_ENV, shutdown_pool
 from fedsim.registry import Registry
 
 Backend = Callable[[Config, dict], None]
@@ -47,15 +47,19 @@ def run_inline(cfg: Config, run_config: dict) -> None:
 @BACKENDS.register("ray")
 def run_ray(cfg: Config, run_config: dict) -> None:
     """Clients on a pool of Ray actors."""
+    from fedsim.data import load_federated_data  # cached: prepare() loaded it already
     from fedsim.engine.ray_executor import RayExecutor
 
-    _serve_on(RayExecutor(run_config, cfg.data.num_clients, cfg.run), cfg, run_config)
+    key = (cfg.data, cfg.run.seed)
+    data = (key, load_federated_data(*key))  # shipped to the actors: they never partition
+    _serve_on(RayExecutor(run_config, cfg.data.num_clients, cfg.run, data), cfg, run_config)
 
 
 @BACKENDS.register("flower")
 def run_flower(cfg: Config, run_config: dict) -> None:
     """The reference: Flower's own simulation runtime (Ray backend) runs the same apps."""
     os.environ.update(QUIET_ENV)
+    shutdown_pool()  # Flower starts its own Ray; our live actors would hold every CPU
     os.environ[ENV_CONFIG] = str(run_config["config-toml"])
     os.environ[ENV_RUN_DIR] = str(run_config["run-dir"])
     from flwr.simulation import run_simulation

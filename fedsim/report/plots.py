@@ -2,6 +2,11 @@
 
 Figures are built with matplotlib's object API (``Figure`` + Agg canvas), not pyplot: no
 global figure registry, no backend switch for the caller, nothing left open after saving.
+
+Margins are fixed, in inches, rather than found by a layout engine: constrained layout
+measured every tick label twice per figure and cost more than the drawing itself (about
+half of the report's time, which was more than a small federation's). Only the partition
+legend, whose width depends on class names, is measured.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from pathlib import Path
 
 from matplotlib import colormaps
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -23,6 +29,25 @@ PARTITION = "partition.png"
 
 _DPI = 110
 _MAX_LEGEND_CLASSES = 20
+# Inches around the axes: tick labels + axis label on the left and bottom, title on top.
+_LEFT, _RIGHT, _BOTTOM, _TOP = 0.85, 0.2, 0.55, 0.4
+_GAP_W, _GAP_H = 0.85, 0.95  # between panels: the next panel's y labels; title + x label
+_LEGEND_PAD = 0.1  # inches between the axes and an outside legend, and after it
+
+
+def _margins(fig: Figure, rows: int = 1, cols: int = 1, right: float = _RIGHT) -> None:
+    """Place the axes grid with fixed margins (inches), whatever the figure size."""
+    width, height = fig.get_size_inches()
+    panel_w = (width - _LEFT - right - (cols - 1) * _GAP_W) / cols
+    panel_h = (height - _BOTTOM - _TOP - (rows - 1) * _GAP_H) / rows
+    fig.subplots_adjust(
+        left=_LEFT / width,
+        right=1 - right / width,
+        bottom=_BOTTOM / height,
+        top=1 - _TOP / height,
+        wspace=_GAP_W / panel_w,
+        hspace=_GAP_H / panel_h,
+    )
 
 
 def _style(ax: Axes, title: str, ylabel: str, xlabel: str = "round") -> None:
@@ -43,6 +68,11 @@ def _class_color(index: int, classes: int) -> tuple[float, float, float, float]:
     return colormaps["viridis"](index / (classes - 1))
 
 
+def _axes_width(fig: Figure, ax: Axes) -> float:
+    """Width of `ax` in inches."""
+    return float(ax.get_position().width * fig.get_size_inches()[0])
+
+
 def _save(fig: Figure, path: Path) -> None:
     fig.savefig(path, dpi=_DPI, metadata={"Software": None})
 
@@ -57,8 +87,9 @@ def plot_curves(rounds: Rounds, path: Path) -> bool:
     lines = [line for line in lines if line[1][0]]
     if not lines:
         return False
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    fig = Figure(figsize=(7, 4.2))
     ax = fig.subplots()
+    _margins(fig)
     for label, (xs, ys), style in lines:
         ax.plot(xs, ys, style, label=label, markersize=3)
     _style(ax, "Loss per round: train and dev", "loss")
@@ -75,8 +106,9 @@ def plot_metrics(rounds: Rounds, path: Path) -> bool:
         return False
     cols = min(len(keys), 3)
     rows = math.ceil(len(keys) / cols)
-    fig = Figure(figsize=(5.0 * cols, 3.8 * rows), layout="constrained")
+    fig = Figure(figsize=(5.0 * cols, 3.8 * rows))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    _margins(fig, rows, cols)
     for ax, key in zip(axes, keys, strict=False):
         for section, label, style in (
             ("dev", "dev (server)", "s-"),
@@ -93,23 +125,37 @@ def plot_metrics(rounds: Rounds, path: Path) -> bool:
     return True
 
 
+_MAX_STACKED_CLASSES = 100
+
+
 def plot_partition(partition: Partition, path: Path) -> bool:
     """Stacked bars: clients on x, examples per class stacked; False if there are no clients."""
     clients = len(partition.histogram)
     classes = len(partition.class_names)
     if clients == 0 or classes == 0:
         return False
-    fig = Figure(figsize=(min(4 + 0.4 * clients, 16), 4.5), layout="constrained")
+    fig = Figure(figsize=(min(4 + 0.4 * clients, 16), 4.5))
     ax = fig.subplots()
+    _margins(fig)
+    title = f"Examples per class per client ({partition.partitioner} partition)"
+    if classes > _MAX_STACKED_CLASSES:  # thousands of bar series take a minute to draw
+        ax.bar(range(clients), [sum(row) for row in partition.histogram], width=0.8)
+        title = f"Examples per client ({partition.partitioner} partition)"
     bottoms = [0] * clients
-    for index, name in enumerate(partition.class_names):
+    stacked = partition.class_names if classes <= _MAX_STACKED_CLASSES else ()
+    for index, name in enumerate(stacked):
         heights = [row[index] for row in partition.histogram]
         color = _class_color(index, classes)
         ax.bar(range(clients), heights, bottom=bottoms, label=name, color=color, width=0.8)
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
-    title = f"Examples per class per client ({partition.partitioner} partition)"
     if classes <= _MAX_LEGEND_CLASSES:
-        ax.legend(title="class", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+        legend = ax.legend(
+            title="class", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small"
+        )
+        renderer = FigureCanvasAgg(fig).get_renderer()  # measure the legend only
+        width = legend.get_window_extent(renderer).width / fig.dpi
+        _margins(fig, right=width + 2 * _LEGEND_PAD)
+        legend.set_bbox_to_anchor((1.0 + _LEGEND_PAD / _axes_width(fig, ax), 0.5))
     else:
         title += f", {classes} classes"
     _style(ax, title, "examples", xlabel="client (partition id)")

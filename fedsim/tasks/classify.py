@@ -9,20 +9,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fedsim.config import ClientSection, Config
+from fedsim.config import Config
 from fedsim.data import ArrayDataset, FederatedData
 from fedsim.errors import ConfigError
 from fedsim.models import MODELS
-from fedsim.tasks.base import Artifact, TrainResult
+from fedsim.tasks.base import Artifact
 from fedsim.tasks.embedding_plot import plot_embedding
-from fedsim.tasks.local_sgd import local_sgd
+from fedsim.tasks.local_sgd import LocalSGDTraining
 from fedsim.tasks.metric_eval import knn_accuracy
 from fedsim.tasks.registry import TASKS
 
 EVAL_BATCH = 1024
 
 
-class ClassifyTask:
+class ClassifyTask(LocalSGDTraining):
     """Softmax classifier over the data set's classes; metrics: loss and accuracy."""
 
     name = "classify"
@@ -49,19 +49,9 @@ class ClassifyTask:
         """Cross-entropy of each example."""
         return F.cross_entropy(model(x), y, reduction="none")
 
-    def _batch_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def batch_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(model(x), y)
 
-    def train(
-        self,
-        model: nn.Module,
-        shard: ArrayDataset,
-        client: ClientSection,
-        generator: torch.Generator,
-        proximal_mu: float = 0.0,
-    ) -> TrainResult:
-        """Local SGD on the shard with mean cross-entropy."""
-        return local_sgd(model, shard, client, generator, self._batch_loss, proximal_mu)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, data: ArrayDataset) -> dict[str, float]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import torch
-from matplotlib.figure import Figure
+
+# matplotlib is imported where a picture is drawn: clients (Ray actors) never draw, and
+# importing it costs each client process ~0.5 s.
 
 MAX_POINTS = 3000
 
@@ -23,6 +24,9 @@ def pca_2d(emb: torch.Tensor) -> torch.Tensor:
 def plot_embedding(emb: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...],
                    heldout: tuple[int, ...], path: Path, title: str) -> None:
     """Save the PCA scatter of (at most MAX_POINTS) embeddings to `path`."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
     emb, labels = emb[:MAX_POINTS], labels[:MAX_POINTS]
     points = pca_2d(emb.double()).numpy()
     fig = Figure(figsize=(6.5, 5.5))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
+from torch.optim.sgd import sgd as torch_sgd_update
 
 from fedsim.config import ClientSection
 from fedsim.data import ArrayDataset
@@ -44,6 +45,71 @@ def make_optimizer(model: nn.Module, client: ClientSection) -> torch.optim.Optim
     )
 
 
+class TorchSGDUpdate:
+    """torch.optim.SGD without the Optimizer class: the same update, from the same function.
+
+    `torch.optim.SGD.step` computes its update by calling `torch.optim.sgd.sgd` (its
+    functional form); this class calls that function with exactly the arguments SGD.step
+    passes for one param group with dampening 0, nesterov and maximize off, and keeps the
+    momentum buffers as SGD's state does. So the weights are bitwise those of
+    torch.optim.SGD (tested, with momentum and weight decay). Why not SGD itself: building
+    any torch.optim.Optimizer imports torch._dynamo (~2 s of CPU in every fresh process,
+    i.e. in every Ray actor), which this loop has no use for.
+    """
+
+    def __init__(
+        self, params: Iterable[torch.Tensor], lr: float, momentum: float, weight_decay: float
+    ) -> None:
+        self.params = list(params)
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.momentum_buffers: list[torch.Tensor | None] = [None] * len(self.params)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.detach_().zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One SGD step over the parameters that have a gradient (as SGD.step)."""
+        held = [i for i, p in enumerate(self.params) if p.grad is not None]
+        params = [self.params[i] for i in held]
+        grads = [p.grad for p in params]
+        use_momentum = self.momentum != 0
+        buffers = [self.momentum_buffers[i] for i in held] if use_momentum else []
+        torch_sgd_update(
+            params,
+            grads,  # type: ignore[arg-type]
+            buffers,
+            weight_decay=self.weight_decay,
+            momentum=self.momentum,
+            lr=self.lr,
+            dampening=0.0,
+            nesterov=False,
+            maximize=False,
+            has_sparse_grad=any(g.is_sparse for g in grads),  # type: ignore[union-attr]
+            foreach=None,
+            fused=None,
+            grad_scale=None,
+            found_inf=None,
+        )
+        for i, buffer in zip(held if use_momentum else [], buffers, strict=True):
+            self.momentum_buffers[i] = buffer
+
+
+def local_optimizer(
+    model: nn.Module, client: ClientSection
+) -> TorchSGDUpdate | torch.optim.Optimizer:
+    """What `local_sgd` steps with: for "sgd", SGD's update without the Optimizer class (see
+    TorchSGDUpdate); otherwise `make_optimizer`'s torch optimizer."""
+    if client.optimizer != "sgd":
+        return make_optimizer(model, client)
+    params = [p for p in model.parameters() if p.requires_grad]
+    return TorchSGDUpdate(params, client.lr, client.momentum, client.weight_decay)
+
+
 def proximal_term(model: nn.Module, anchor: list[torch.Tensor]) -> torch.Tensor:
     """FedProx: 0.5 * ||w - w_global||^2 over trainable parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -67,7 +133,7 @@ def local_sgd(
     x_all, y_all = torch.tensor(shard.x), torch.tensor(shard.y)  # shards are read-only views
     if batches is None:
         batches = batch_schedule(len(shard), client, generator)
-    optimizer = make_optimizer(model, client)
+    optimizer = local_optimizer(model, client)
     anchor = [p.detach().clone() for p in model.parameters() if p.requires_grad]
     model.train()
     total = 0.0
@@ -81,3 +147,22 @@ def local_sgd(
         total += float(loss.detach())
     used = len(torch.cat(batches).unique()) if batches else 0
     return TrainResult(num_examples=used, steps=len(batches), loss=total / max(len(batches), 1))
+
+
+class LocalSGDTraining:
+    """Mixin for tasks whose local training is plain `local_sgd` on their `batch_loss`."""
+
+    def batch_loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean loss of one batch; tasks override it."""
+        raise NotImplementedError
+
+    def train(
+        self,
+        model: nn.Module,
+        shard: ArrayDataset,
+        client: ClientSection,
+        generator: torch.Generator,
+        proximal_mu: float = 0.0,
+    ) -> TrainResult:
+        """Local SGD on the shard with the task's batch loss."""
+        return local_sgd(model, shard, client, generator, self.batch_loss, proximal_mu)

@@ -13,10 +13,13 @@ import torch
 
 from fedsim.config import Config
 from fedsim.data import DATASETS, check_available, load_federated_data
+from fedsim.data.sources import TextSource
 from fedsim.engine.strategies import STRATEGIES
 from fedsim.errors import ConfigError, IncompatibleOptionsError
 from fedsim.models import MODELS
+from fedsim.models.language import LANGUAGE_MODELS
 from fedsim.tasks import TASKS, build_task
+from fedsim.tasks.clip import resolve_clip
 from fedsim.tasks.toy_triplet import resolve_toy_triplet
 
 LATER = {
@@ -32,6 +35,31 @@ def _check_names(cfg: Config) -> None:
     MODELS.get(cfg.task.model)
     DATASETS.get(cfg.data.dataset)
     STRATEGIES.get(cfg.strategy.name)
+
+
+TEXT_TASKS = ("nextword",)
+
+
+def _check_modalities(cfg: Config) -> None:
+    """Text corpora and language models go with text tasks only, images with the others."""
+    text_data = isinstance(DATASETS.get(cfg.data.dataset), TextSource)
+    text_task = cfg.task.name in TEXT_TASKS
+    text_sets = [n for n in DATASETS.names() if isinstance(DATASETS.get(n), TextSource)]
+    image_sets = [n for n in DATASETS.names() if n not in text_sets]
+    if text_data and not text_task:
+        raise IncompatibleOptionsError(
+            "data.dataset", f"{cfg.data.dataset!r} is a text corpus: only task.name = 'nextword' "
+            f"trains on it; {cfg.task.name} takes: {', '.join(image_sets)}")
+    if text_task and not text_data:
+        raise IncompatibleOptionsError(
+            "data.dataset", f"{cfg.task.name} needs a text corpus, got {cfg.data.dataset!r}; "
+            f"allowed: {', '.join(text_sets)}")
+    if (cfg.task.model in LANGUAGE_MODELS) != text_task:
+        allowed = LANGUAGE_MODELS.names() if text_task else [
+            n for n in MODELS.names() if n not in LANGUAGE_MODELS]
+        raise IncompatibleOptionsError(
+            "task.model", f"{cfg.task.model!r} does not fit task {cfg.task.name!r}; allowed: "
+            f"{', '.join(allowed)}")
 
 
 def _check_sampling(cfg: Config) -> None:
@@ -81,7 +109,9 @@ def _resolve_fedsgd(cfg: Config) -> Config:
 def prepare(cfg: Config) -> Config:
     """The resolved config, or the first ConfigError/DataError it would hit."""
     cfg = resolve_toy_triplet(cfg)
+    cfg = resolve_clip(cfg)
     _check_names(cfg)
+    _check_modalities(cfg)
     _check_sampling(cfg)
     _check_not_yet(cfg)
     _check_device(cfg)

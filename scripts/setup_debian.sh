@@ -3,7 +3,7 @@
 # Otherwise: prints the exact command and carries on (those data sets then report themselves
 # missing with a clear error when a run asks for them).
 set -euo pipefail
-packages=(dataset-fashion-mnist)
+packages=(dataset-fashion-mnist bible-kjv fortunes fonts-noto-color-emoji)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

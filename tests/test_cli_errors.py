@@ -32,6 +32,9 @@ BAD_OVERRIDES = [
     (["--set", "secagg.enabled=true"], "secagg.enabled", "not available yet"),
     (["--set", "run.device=cuda"], "run.device", "no GPU"),
     (["--set", "task.loss=triplet"], "task.loss", "cross_entropy"),
+    (["--set", "data.dataset=kjv", "--set", "data.partitioner=iid"], "data.dataset", "text corpus"),
+    (["--set", "task.model=gpt2"], "task.model", "allowed: cnn"),
+    (["--set", "task.name=nextword"], "data.dataset", "needs a text corpus"),
     (
         ["--set", "data.classes_per_client=11", "--set", "data.partitioner=pathological"],
         "data.classes_per_client",

@@ -188,7 +188,7 @@ def test_missing_pypi_source_names_the_package(
 def test_unknown_dataset_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="data.dataset") as err:
         check_available("cifar")
-    assert "digits, fashion-mnist, mnist5k" in str(err.value)
+    assert all(name in str(err.value) for name in ("digits", "fashion-mnist", "mnist5k", "kjv"))
 
 
 # ---------------------------------------------------------------- partitions
@@ -379,3 +379,11 @@ def test_load_federated_data_assembles_and_caches() -> None:
     assert isinstance(client, ArrayDataset) and len(client) == len(fed.partitions[2])
     with pytest.raises(ValueError):
         fed.partitions[0][0] = 5  # shared through the cache: read-only
+
+
+def test_arrays_are_stored_c_contiguous() -> None:
+    """A channels-last view must not reach torch: conv kernels (and floats) depend on it."""
+    channels_last = np.zeros((3, 8, 8, 2), np.float32).transpose(0, 3, 1, 2)
+    assert not channels_last.flags["C_CONTIGUOUS"]
+    ds = ArrayDataset(channels_last, np.zeros(3, np.int64))
+    assert ds.x.flags["C_CONTIGUOUS"] and not ds.x.flags["WRITEABLE"]

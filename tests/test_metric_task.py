@@ -17,8 +17,14 @@ from fedsim.tasks.metric_eval import few_shot_accuracy, knn_accuracy, recall_at_
 from fedsim.validation import prepare
 from tests.helpers import run_config, small_config
 
-METRIC = ("task.name=metric", "task.loss=triplet_margin", "task.miner=semi_hard",
-          "task.holdout_classes=2", "task.pk_classes=4", "task.pk_samples=4")
+METRIC = (
+    "task.name=metric",
+    "task.loss=triplet_margin",
+    "task.miner=semi_hard",
+    "task.holdout_classes=2",
+    "task.pk_classes=4",
+    "task.pk_samples=4",
+)
 
 
 def test_knn_and_recall_by_hand() -> None:
@@ -63,19 +69,40 @@ def test_per_example_loss_is_batch_hard_per_anchor(runs_dir: Path) -> None:
     labels = torch.tensor([0, 0, 1, 1])
     got = task.per_example_loss(torch.nn.Identity(), emb, labels)
     d = torch.cdist(emb, emb)
-    expected = [max(0.0, 0.5 + max(d[i, j] for j in range(4) if j != i and labels[j] == labels[i])
-                    - min(d[i, j] for j in range(4) if labels[j] != labels[i])) for i in range(4)]
+    expected = [
+        max(
+            0.0,
+            0.5
+            + max(d[i, j] for j in range(4) if j != i and labels[j] == labels[i])
+            - min(d[i, j] for j in range(4) if labels[j] != labels[i]),
+        )
+        for i in range(4)
+    ]
     assert torch.allclose(got, torch.tensor(expected, dtype=got.dtype))
 
 
-@pytest.mark.parametrize("loss,miner", [("triplet_margin", "semi_hard"), ("triplet_margin", "batch_hard"),
-                                        ("pairwise_margin", "random"), ("npair", "none"),
-                                        ("npair_in_batch", "none")])
+@pytest.mark.parametrize(
+    "loss,miner",
+    [
+        ("triplet_margin", "semi_hard"),
+        ("triplet_margin", "batch_hard"),
+        ("pairwise_margin", "random"),
+        ("npair", "none"),
+        ("npair_in_batch", "none"),
+    ],
+)
 def test_every_ranking_loss_trains_federated(runs_dir: Path, loss: str, miner: str) -> None:
-    run_dir, summary, _ = run_config(small_config(
-        runs_dir, *METRIC, f"task.loss={loss}", f"task.miner={miner}", "run.rounds=2"))
+    run_dir, summary, _ = run_config(
+        small_config(runs_dir, *METRIC, f"task.loss={loss}", f"task.miner={miner}", "run.rounds=2")
+    )
     dev = summary["final"]["dev"]
-    assert {"knn_accuracy", "recall_at_1", "recall_at_5", "fewshot_1shot", "fewshot_5shot"} <= dev.keys()
+    assert {
+        "knn_accuracy",
+        "recall_at_1",
+        "recall_at_5",
+        "fewshot_1shot",
+        "fewshot_5shot",
+    } <= dev.keys()
     assert 0.0 <= dev["knn_accuracy"] <= 1.0
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     if loss in ("triplet_margin", "pairwise_margin"):
@@ -98,9 +125,14 @@ def test_toy_triplet_is_the_course_exercise(runs_dir: Path) -> None:
     assert summary["final"]["dev"]["knn_accuracy"] > 0.95  # the classes are 10 sigma apart
 
 
-@pytest.mark.parametrize(("override", "key"), [
-    ("task.loss=cross_entropy", "task.loss"), ("task.miner=hardest", "task.miner"),
-    ("task.holdout_classes=9", "task.holdout_classes")])
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("task.loss=cross_entropy", "task.loss"),
+        ("task.miner=hardest", "task.miner"),
+        ("task.holdout_classes=9", "task.holdout_classes"),
+    ],
+)
 def test_metric_config_errors(runs_dir: Path, override: str, key: str) -> None:
     with pytest.raises(ConfigError) as err:
         prepare(small_config(runs_dir, *METRIC, override))

@@ -4,13 +4,16 @@
 reports and tools.
 """
 
+from fedsim.data import (
+    emoji,  # noqa: E402,F401  (registers the emoji image-text pairs)
+    toy,  # noqa: E402,F401  (registers the generated toy-1d set)
+)
 from fedsim.data.federated import load_federated_data
 from fedsim.data.partition import label_histogram, partition_indices
 from fedsim.data.partitioners import PARTITIONERS
 from fedsim.data.sources import DATASETS, DatasetSource, check_available
 from fedsim.data.splits import load_splits
 from fedsim.data.types import ArrayDataset, FederatedData
-from fedsim.data import toy  # noqa: E402,F401  (registers the generated toy-1d set)
 
 __all__ = [
     "DATASETS",

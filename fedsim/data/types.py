@@ -13,16 +13,27 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ArrayDataset:
-    """Images `x` (float32 [N, C, H, W] in [0, 1]) with integer labels `y` (int64 [N])."""
+    """Images `x` (float32 [N, C, H, W] in [0, 1]) with integer labels `y` (int64 [N]).
+
+    Text data sets hold int64 [N, L] rows of word ids instead (see `fedsim.data.text`).
+    """
 
     x: np.ndarray
     y: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.x.dtype != np.float32 or self.x.ndim != 4:
-            raise ValueError(f"x must be float32 [N, C, H, W], got {self.x.dtype} {self.x.shape}")
+        images = self.x.dtype == np.float32 and self.x.ndim == 4
+        words = self.x.dtype == np.int64 and self.x.ndim == 2
+        if not (images or words):
+            raise ValueError(
+                f"x must be float32 [N, C, H, W] or int64 [N, L], got {self.x.dtype} {self.x.shape}"
+            )
         if self.y.dtype != np.int64 or self.y.shape != self.x.shape[:1]:
             raise ValueError(f"y must be int64 [{len(self.x)}], got {self.y.dtype} {self.y.shape}")
+        # C order always: a channels-last array would make torch pick other conv kernels and
+        # change the floats, so the same data must have the same memory layout on every path.
+        object.__setattr__(self, "x", np.ascontiguousarray(self.x))
+        object.__setattr__(self, "y", np.ascontiguousarray(self.y))
         self.x.setflags(write=False)
         self.y.setflags(write=False)
 
@@ -51,6 +62,8 @@ class FederatedData:
     num_classes: int
     class_names: tuple[str, ...]
     image_shape: tuple[int, int, int]
+    words: tuple[str, ...] = ()  # text data sets: the word of each id in x (all splits)
+    heldout: ArrayDataset | None = None  # text: units of clients never in training
 
     @property
     def num_clients(self) -> int:

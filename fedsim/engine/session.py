@@ -106,6 +106,8 @@ def serve(grid: Grid, cfg: Config, run_dir: Path, progress: bool = True) -> dict
     model.load_state_dict(latest["arrays"].to_torch_state_dict())
     sha = save_weights(model.state_dict(), run_dir / "weights.safetensors")
     final = {"dev": task.evaluate(model, data.dev), "test": task.evaluate(model, data.test)}
+    if getattr(data, "heldout", None) is not None:  # clients never trained on (text corpora)
+        final["heldout"] = task.evaluate(model, data.heldout)
     outputs = [vars(a) for a in task_artifacts(task, model, data, run_dir)]
     return {
         "task": cfg.task.name,

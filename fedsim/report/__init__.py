@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fedsim.report import clients, overview, plots, provenance, training
+from fedsim.report import artifacts, clients, overview, plots, provenance, training
 from fedsim.report.load import RunRecord, load_run
 
 __all__ = ["REPORT_NAME", "render", "write_report"]
@@ -38,6 +38,7 @@ def render(run: RunRecord, figures: set[str]) -> str:
         overview.warnings(run),
         training.curves(run, figures),
         clients.clients(run, figures),
+        artifacts.section(run),
         training.failures(run),
         overview.privacy(run),
         training.round_table(run),

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fedsim.config import Config
 from fedsim.data import FederatedData
-from fedsim.tasks import classify  # noqa: F401  (registers "classify")
+from fedsim.tasks import (
+    classify,  # noqa: F401  (registers "classify")
+    clip,  # noqa: F401  (registers "clip")
+    metric,  # noqa: F401  (registers "metric")
+    nextword,  # noqa: F401  (registers "nextword")
+    toy_triplet,  # noqa: F401  (registers "toy-triplet")
+)
 from fedsim.tasks.base import Task, TrainResult
 from fedsim.tasks.registry import TASKS
 

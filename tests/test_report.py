@@ -237,3 +237,18 @@ def test_secure_aggregation_without_dp_is_not_called_unprotected(tmp_path: Path)
     (run_dir / "config.toml").write_text("[secagg]\nenabled = true\n")
     privacy = _section(render(load_run(run_dir), figures=set()), "Privacy")
     assert "No differential privacy. Secure aggregation (SecAgg+) is on" in privacy
+
+
+def test_partition_series_stacks_classes_or_totals_beyond_the_limit(tmp_path: Path) -> None:
+    """Per class when few; only client totals for thousands of classes (emoji: 3,963)."""
+    from fedsim.report.partition import Partition
+    from fedsim.report.plots import _MAX_STACKED_CLASSES, partition_series, plot_partition
+
+    few = Partition("iid", ("a", "b"), ((1, 2), (3, 4), (0, 5)))
+    assert partition_series(few) == [("a", [1, 3, 0]), ("b", [2, 4, 5])]
+    n = _MAX_STACKED_CLASSES + 1
+    names = tuple(f"c{i}" for i in range(n))
+    many = Partition("iid", names, (tuple([1] * n), tuple([2] * n)))
+    assert partition_series(many) == [("all classes", [n, 2 * n])]
+    assert plot_partition(many, tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

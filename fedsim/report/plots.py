@@ -128,6 +128,15 @@ def plot_metrics(rounds: Rounds, path: Path) -> bool:
 _MAX_STACKED_CLASSES = 100
 
 
+def partition_series(partition: Partition) -> list[tuple[str, list[int]]]:
+    """The bar series to stack: one per class, or only the client totals beyond
+    _MAX_STACKED_CLASSES classes (thousands of series take a minute to draw)."""
+    if len(partition.class_names) > _MAX_STACKED_CLASSES:
+        return [("all classes", list(partition.client_totals()))]
+    return [(name, [row[i] for row in partition.histogram])
+            for i, name in enumerate(partition.class_names)]
+
+
 def plot_partition(partition: Partition, path: Path) -> bool:
     """Stacked bars: clients on x, examples per class stacked; False if there are no clients."""
     clients = len(partition.histogram)
@@ -137,15 +146,12 @@ def plot_partition(partition: Partition, path: Path) -> bool:
     fig = Figure(figsize=(min(4 + 0.4 * clients, 16), 4.5))
     ax = fig.subplots()
     _margins(fig)
-    title = f"Examples per class per client ({partition.partitioner} partition)"
-    if classes > _MAX_STACKED_CLASSES:  # thousands of bar series take a minute to draw
-        ax.bar(range(clients), [sum(row) for row in partition.histogram], width=0.8)
-        title = f"Examples per client ({partition.partitioner} partition)"
+    stacked = classes <= _MAX_STACKED_CLASSES
+    title = (f"Examples per class per client ({partition.partitioner} partition)" if stacked
+             else f"Examples per client ({partition.partitioner} partition)")
     bottoms = [0] * clients
-    stacked = partition.class_names if classes <= _MAX_STACKED_CLASSES else ()
-    for index, name in enumerate(stacked):
-        heights = [row[index] for row in partition.histogram]
-        color = _class_color(index, classes)
+    for index, (name, heights) in enumerate(partition_series(partition)):
+        color = _class_color(index, classes) if stacked else None
         ax.bar(range(clients), heights, bottom=bottoms, label=name, color=color, width=0.8)
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     if classes <= _MAX_LEGEND_CLASSES:

@@ -40,6 +40,10 @@ def test_task_with_strategy(runs_dir: Path, monkeypatch: pytest.MonkeyPatch, tas
     steps = "client.local_steps=1" if strategy == "fedsgd" else "client.local_steps=2"
     summary = _run(runs_dir, monkeypatch, task, f"strategy.name={strategy}", steps)
     assert (summary["task"], summary["strategy"]) == (task, strategy)
+    # text corpora hold clients out of training; their metrics are a third final split
+    assert ("heldout" in summary["final"]) == (task == "nextword")
+    if task == "nextword":
+        assert {"perplexity", "accuracy"} <= summary["final"]["heldout"].keys()
 
 
 @pytest.mark.parametrize("task", [pytest.param("clip", marks=needs_minilm), "metric", "nextword"])

@@ -10,21 +10,17 @@ from flwr.serverapp.strategy import FedAdam, FedAvg, FedAvgM, FedProx, FedYogi, 
 
 from fedsim.config import Config
 from fedsim.registry import Registry
+from fedsim.weighted import weighted_means
 
 StrategyFactory = Callable[[Config, dict[str, Any]], Strategy]
 STRATEGIES: Registry[StrategyFactory] = Registry("strategy", "strategy.name")
 WEIGHT_KEY = "num-examples"
-AVERAGED = ("loss", "accuracy")
 
 
 def average_metrics(records: list[RecordDict], weight_key: str) -> MetricRecord:
-    """Example-weighted mean of the loss/accuracy metrics (ids and counts are not averaged)."""
+    """Flower's metric aggregation hook: example-weighted means (ids and counts skipped)."""
     rows = [dict(next(iter(r.metric_records.values()))) for r in records]
-    total = sum(float(row[weight_key]) for row in rows) or 1.0
-    keys = [k for k in AVERAGED if all(k in row for row in rows)]
-    return MetricRecord(
-        {k: sum(float(row[k]) * float(row[weight_key]) for row in rows) / total for k in keys}
-    )
+    return MetricRecord(weighted_means(rows, weight_key) or {})
 
 
 def sampling(cfg: Config) -> dict[str, Any]:

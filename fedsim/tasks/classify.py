@@ -15,11 +15,10 @@ from fedsim.errors import ConfigError
 from fedsim.models import MODELS
 from fedsim.tasks.base import Artifact
 from fedsim.tasks.embedding_plot import plot_embedding
+from fedsim.tasks.inference import batched
 from fedsim.tasks.local_sgd import LocalSGDTraining
 from fedsim.tasks.metric_eval import knn_accuracy
 from fedsim.tasks.registry import TASKS
-
-EVAL_BATCH = 1024
 
 
 class ClassifyTask(LocalSGDTraining):
@@ -55,29 +54,19 @@ class ClassifyTask(LocalSGDTraining):
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, data: ArrayDataset) -> dict[str, float]:
-        """Mean cross-entropy and accuracy on `data`."""
-        model.eval()
-        device = next(model.parameters()).device
-        loss_sum, correct = 0.0, 0
-        for start in range(0, len(data), EVAL_BATCH):
-            x = torch.tensor(data.x[start : start + EVAL_BATCH], device=device)
-            y = torch.tensor(data.y[start : start + EVAL_BATCH], device=device)
-            logits = model(x)
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(1) == y).sum())
+        """Mean cross-entropy, accuracy, and 5-NN accuracy of the penultimate features."""
+        features = self.features(model, data)
+        logits = model.head(features.to(next(model.parameters()).device)).cpu()
+        y = torch.from_numpy(np.array(data.y))
         n = max(len(data), 1)
-        knn = knn_accuracy(self.features(model, data), torch.from_numpy(np.array(data.y)), 5,
-                           "euclidean") if len(data) > 5 else float("nan")
-        return {"loss": loss_sum / n, "accuracy": correct / n, "knn_accuracy": knn}
+        knn = knn_accuracy(features, y, 5, "euclidean") if len(data) > 5 else float("nan")
+        return {"loss": float(F.cross_entropy(logits, y, reduction="sum")) / n,
+                "accuracy": float((logits.argmax(1) == y).sum()) / n, "knn_accuracy": knn}
 
-    @torch.no_grad()
     def features(self, model: nn.Module, data: ArrayDataset) -> torch.Tensor:
         """Penultimate-layer features of every example (what kNN and the plot compare)."""
         model.eval()
-        device = next(model.parameters()).device
-        parts = [model.embed(torch.tensor(data.x[s : s + EVAL_BATCH], device=device)).cpu()
-                 for s in range(0, len(data), EVAL_BATCH)]
-        return torch.cat(parts)
+        return batched(model.embed, data.x, next(model.parameters()).device)
 
     def write_artifacts(
         self, model: nn.Module, data: FederatedData, run_dir: Path

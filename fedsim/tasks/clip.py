@@ -39,12 +39,12 @@ from fedsim.models.minilm import MINILM_DIM, caption_features
 from fedsim.tasks.base import Artifact, TrainResult
 from fedsim.tasks.clip_eval import cosine, retrieval_recall, zero_shot_accuracy
 from fedsim.tasks.clip_plot import plot_similarity
+from fedsim.tasks.inference import batched
 from fedsim.tasks.local_sgd import batch_schedule, local_sgd
 from fedsim.tasks.registry import TASKS
 
 CLIP_LOSS = "clip_loss"
 LOSS_ALIASES = ("clip_loss", "cross_entropy")  # CLIP's loss is the symmetric cross-entropy
-EVAL_BATCH = 1024
 SHOWN_EXAMPLES = 8
 
 
@@ -153,10 +153,7 @@ class ClipTask:
     def embed_images(self, model: nn.Module, data: ArrayDataset) -> torch.Tensor:
         """Unit image embeddings of every example of `data`, in order (CPU)."""
         model.eval()
-        device = model.logit_scale.device
-        parts = [model.encode_image(torch.tensor(data.x[s : s + EVAL_BATCH], device=device)).cpu()
-                 for s in range(0, len(data), EVAL_BATCH)]
-        return torch.cat(parts)
+        return batched(model.encode_image, data.x, model.logit_scale.device)
 
     @torch.no_grad()
     def _loss(self, model: nn.Module, data: ArrayDataset) -> float:

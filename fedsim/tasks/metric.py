@@ -24,24 +24,20 @@ from fedsim.models.embedding import EmbeddingNet
 from fedsim.samplers import MINERS, PKBatchSampler, triplet_fractions
 from fedsim.tasks.base import Artifact, TrainResult
 from fedsim.tasks.embedding_plot import plot_embedding
+from fedsim.tasks.inference import batched
 from fedsim.tasks.local_sgd import local_sgd
 from fedsim.tasks.metric_eval import few_shot_accuracy, knn_accuracy, recall_at_k
 from fedsim.tasks.registry import TASKS
 
 RANKING_LOSSES = ("triplet_margin", "pairwise_margin", "npair", "npair_in_batch")
 MINED_LOSSES = ("triplet_margin", "pairwise_margin")
-EVAL_BATCH = 1024
 EPISODES = 200
 
 
 def embed_all(model: nn.Module, data: ArrayDataset) -> torch.Tensor:
     """Embeddings of every example of `data`, in order (eval mode, no grad)."""
     model.eval()
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        parts = [model(torch.tensor(data.x[s : s + EVAL_BATCH], device=device)).cpu()
-                 for s in range(0, len(data), EVAL_BATCH)]
-    return torch.cat(parts) if parts else torch.zeros(0, 1)
+    return batched(model, data.x, next(model.parameters()).device)
 
 
 def class_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,20 +11,12 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from fedsim.engine.recording import RoundLog
-
-BOOKKEEPING = {"node_id", "partition_id", "num_examples", "seconds", "steps", "bytes_up",
-               "bytes_down", "stage"}
+from fedsim.weighted import weighted_means
 
 
 def weighted_mean(entries: list[dict[str, Any]], stage: str) -> dict[str, float] | None:
     """Example-weighted mean of every metric all clients of one stage reported."""
-    rows = [e for e in entries if e["stage"] == stage]
-    total = sum(float(e.get("num_examples", 0)) for e in rows)
-    if not rows or total == 0:
-        return None
-    shared = set.intersection(*(set(e) for e in rows)) - BOOKKEEPING
-    keys = sorted(k for k in shared if all(isinstance(e[k], int | float) for e in rows))
-    return {k: sum(float(e[k]) * float(e["num_examples"]) for e in rows) / total for k in keys}
+    return weighted_means([e for e in entries if e["stage"] == stage], "num_examples")
 
 
 class RoundTracker:

@@ -27,13 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-QUIET = {
-    "FEDSIM_NO_PROGRESS": "1",
-    "FLWR_TELEMETRY_ENABLED": "0",
-    "FLWR_DISABLE_UPDATE_CHECK": "1",
-    "RAY_USAGE_STATS_ENABLED": "0",
-}
-os.environ.update(QUIET)
+from fedsim.quiet import quiet_environment  # noqa: E402  (nothing heavy: before torch)
+
+quiet_environment(FEDSIM_NO_PROGRESS="1")
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

@@ -12,13 +12,7 @@ import sys
 from pathlib import Path
 
 from fedsim.errors import FedsimError
-
-QUIET_ENV = {
-    "FLWR_TELEMETRY_ENABLED": "0",
-    "FLWR_DISABLE_UPDATE_CHECK": "1",
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-}
+from fedsim.quiet import quiet_environment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,8 +95,7 @@ def _list(_: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fedsim` console script; returns the exit code."""
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+    quiet_environment()
     args = _parser().parse_args(argv)
     handler = {"run": _run, "sweep": _sweep, "report": _report, "list": _list}[args.command]
     try:

@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 
-for _key, _value in {
-    "FLWR_TELEMETRY_ENABLED": "0",
-    "FLWR_DISABLE_UPDATE_CHECK": "1",
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "FEDSIM_NO_PROGRESS": "1",
-}.items():
-    os.environ.setdefault(_key, _value)
+from fedsim.quiet import quiet_environment
+
+quiet_environment(FEDSIM_NO_PROGRESS="1")
 
 # A digits run that takes about a second inline.
 SMALL = [

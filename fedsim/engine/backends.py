@@ -12,7 +12,8 @@ from fedsim.config import Config
 from fedsim.engine.app_config import ENV_CONFIG, ENV_RUN_DIR
 from fedsim.engine.executors import Executor, InlineExecutor
 from fedsim.engine.grid import DirectGrid
-from fedsim.engine.ray_executor import QUIET_ENV, shutdown_pool
+from fedsim.engine.ray_executor import shutdown_pool
+from fedsim.quiet import quiet_environment
 from fedsim.registry import Registry
 
 Backend = Callable[[Config, dict], None]
@@ -58,7 +59,7 @@ def run_ray(cfg: Config, run_config: dict) -> None:
 @BACKENDS.register("flower")
 def run_flower(cfg: Config, run_config: dict) -> None:
     """The reference: Flower's own simulation runtime (Ray backend) runs the same apps."""
-    os.environ.update(QUIET_ENV)
+    quiet_environment()
     shutdown_pool()  # Flower starts its own Ray; our live actors would hold every CPU
     os.environ[ENV_CONFIG] = str(run_config["config-toml"])
     os.environ[ENV_RUN_DIR] = str(run_config["run-dir"])

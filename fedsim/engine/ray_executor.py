@@ -26,14 +26,8 @@ from flwr.app import Message
 from fedsim.config import DataSection, RunSection
 from fedsim.data.types import FederatedData
 from fedsim.engine.executors import NODE_ID_OFFSET, NodeRunner, error_reply
+from fedsim.quiet import quiet_environment
 
-QUIET_ENV = {
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "FLWR_TELEMETRY_ENABLED": "0",
-    "FLWR_DISABLE_UPDATE_CHECK": "1",
-    "RAY_DEDUP_LOGS": "0",
-    "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0",
-}
 DataKey = tuple[DataSection, int]  # (data section, seed): what a FederatedData is cut from
 _MAX_SHIPPED = 2  # data sets kept in the object store for a pool (as clients.app primes)
 
@@ -109,7 +103,7 @@ def _unshared(messages: list[Message]) -> list[Message]:
 def start_ray(num_cpus: int) -> Any:
     """Start a private local Ray instance (never join a stray cluster), or reuse ours."""
     global _STARTED_CPUS, _POOL
-    os.environ.update(QUIET_ENV)
+    quiet_environment()
     import ray
 
     cpus = num_cpus or os.cpu_count() or 1

@@ -50,10 +50,9 @@ def _fedavg(cfg: Config, common: dict[str, Any]) -> Strategy:
     return FedAvg(**common)
 
 
-@STRATEGIES.register("fedsgd")
-def _fedsgd(cfg: Config, common: dict[str, Any]) -> Strategy:
-    """FedAvg over one local step per client: averaged gradients = distributed SGD."""
-    return FedAvg(**common)
+# FedSGD is FedAvg over exactly one local step per client (validation sets local_steps = 1):
+# averaged one-step updates = averaged gradients = distributed SGD.
+STRATEGIES.register("fedsgd")(_fedavg)
 
 
 @STRATEGIES.register("fedprox")

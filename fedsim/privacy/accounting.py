@@ -1,0 +1,50 @@
+"""Epsilon from a DP-SGD / DP-FedAvg history, with Opacus' own accountants (RDP or PRV).
+
+A history is a list of (noise_multiplier, sample_rate, steps) segments, exactly what
+Opacus' accountants keep; anyone holding `summary.json["privacy"]["per_client"]` can rebuild
+it and recompute epsilon with another accountant.
+"""
+
+from __future__ import annotations
+
+import math
+
+from opacus.accountants import PRVAccountant, RDPAccountant
+from opacus.accountants.accountant import IAccountant
+from opacus.accountants.utils import get_noise_multiplier
+
+Segment = tuple[float, float, int]  # (noise_multiplier, sample_rate, steps)
+ACCOUNTANTS: dict[str, type[IAccountant]] = {"rdp": RDPAccountant, "prv": PRVAccountant}
+
+
+def make_accountant(kind: str, history: list[Segment] | None = None) -> IAccountant:
+    """A fresh Opacus accountant of `kind` ("rdp" | "prv") holding `history`."""
+    accountant = ACCOUNTANTS[kind]()
+    accountant.history = [tuple(s) for s in history or [] if s[2] > 0]
+    return accountant
+
+
+def epsilon(history: list[Segment], delta: float, kind: str = "rdp") -> float:
+    """Epsilon spent by `history` at `delta`; 0 for no steps, inf for zero noise."""
+    steps = [s for s in history if s[2] > 0]
+    if not steps:
+        return 0.0
+    if any(noise <= 0 for noise, _, _ in steps):
+        return math.inf
+    return float(make_accountant(kind, steps).get_epsilon(delta))
+
+
+def noise_for_budget(
+    target_epsilon: float, delta: float, sample_rate: float, steps: int, kind: str = "rdp"
+) -> float:
+    """The smallest noise multiplier whose `steps` at `sample_rate` stay within
+    (target_epsilon, delta) under accountant `kind` (Opacus' search)."""
+    return float(
+        get_noise_multiplier(
+            target_epsilon=target_epsilon,
+            target_delta=delta,
+            sample_rate=sample_rate,
+            steps=max(steps, 1),
+            accountant=kind,
+        )
+    )

@@ -14,9 +14,10 @@ from flwr.clientapp import ClientApp
 from fedsim.config import Config, DataSection
 from fedsim.data import FederatedData
 from fedsim.engine.app_config import config_from_context
+from fedsim.engine.client_mods import config_mods
 from fedsim.engine.client_side import ClientRuntime, handle_evaluate, handle_train
 
-app = ClientApp()
+app = ClientApp(mods=[config_mods])  # config-dependent mods: fedsim.engine.client_mods
 
 _PRIMED: dict[tuple[DataSection, int], FederatedData] = {}
 _MAX_PRIMED = 2

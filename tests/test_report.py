@@ -252,3 +252,19 @@ def test_partition_series_stacks_classes_or_totals_beyond_the_limit(tmp_path: Pa
     assert partition_series(many) == [("all classes", [n, 2 * n])]
     assert plot_partition(many, tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_population_report_caps_bars_and_rows(tmp_path: Path) -> None:
+    """100k clients: the plot draws the first _MAX_BAR_CLIENTS, the table MAX_CLIENT_ROWS."""
+    from fedsim.report.clients import MAX_CLIENT_ROWS
+    from fedsim.report.partition import Partition, client_size_rows
+    from fedsim.report.plots import _MAX_BAR_CLIENTS, plot_partition
+
+    clients = _MAX_BAR_CLIENTS + 37
+    big = Partition("iid", ("a", "b"), tuple((i % 3, 1) for i in range(clients)))
+    rows = client_size_rows(big, MAX_CLIENT_ROWS)
+    assert [r[0] for r in rows] == [str(i) for i in range(MAX_CLIENT_ROWS)]
+    assert rows[4][1] == "2" and rows[3][1] == "1"  # (4 % 3) + 1 and (3 % 3) + 1
+    assert len(client_size_rows(big)) == clients
+    figure = tmp_path / "p.png"
+    assert plot_partition(big, figure) and figure.stat().st_size > 0

@@ -50,11 +50,47 @@ def partition_indices(
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", FutureWarning)  # pyarrow sort options, in shard
         try:
-            parts = tuple(_read_partition(plan.partitioner, i) for i in range(data.num_clients))
+            parts = read_partitions(plan.partitioner, data.num_clients)
         except ValueError as err:
             raise ConfigError(plan.key, f"{data.partitioner}: {err} {plan.hint}".strip()) from None
     _reject_empty(parts, data, plan.key)
     return parts
+
+
+def read_partitions(partitioner: Partitioner, num_clients: int) -> tuple[np.ndarray, ...]:
+    """Every client's sorted "index" column, in one pass where the partitioner allows.
+
+    `load_partition` builds an Arrow dataset per call (~4 ms: 7 min for 100k clients), so:
+    IidPartitioner's shards are `Dataset.shard(contiguous=True)` slices, cut here with the
+    same arithmetic; the label-based partitioners compute their whole id -> rows map on the
+    first `load_partition` and only `select` afterwards, so that map is read directly. Any
+    other partitioner (natural ids) is read partition by partition. tests/test_partition_fast
+    checks each fast path against `load_partition` exactly.
+    """
+    from flwr_datasets.partitioner import IidPartitioner
+
+    if isinstance(partitioner, IidPartitioner):
+        order = _index_column(partitioner)
+        return tuple(np.sort(order[a:b]) for a, b in _contiguous_shards(len(order), num_clients))
+    first = _read_partition(partitioner, 0)  # validates, and builds the id -> rows map
+    mapping = getattr(partitioner, "_partition_id_to_indices", None)
+    if not isinstance(mapping, dict) or len(mapping) != num_clients:
+        rest = (_read_partition(partitioner, i) for i in range(1, num_clients))
+        return (first, *rest)
+    order = _index_column(partitioner)  # after any re-sorting the partitioner did
+    return tuple(np.sort(order[np.asarray(mapping[i], dtype=np.int64)]) for i in range(num_clients))
+
+
+def _contiguous_shards(size: int, num_shards: int) -> list[tuple[int, int]]:
+    """[start, end) of each shard of `Dataset.shard(num_shards, i, contiguous=True)`."""
+    div, mod = divmod(size, num_shards)
+    starts = [div * i + min(i, mod) for i in range(num_shards)]
+    return [(a, a + div + (1 if i < mod else 0)) for i, a in enumerate(starts)]
+
+
+def _index_column(partitioner: Partitioner) -> np.ndarray:
+    """The partitioner's dataset's "index" column, as int64."""
+    return partitioner.dataset.with_format("arrow")["index"].to_numpy().astype(np.int64)
 
 
 def _read_partition(partitioner: Partitioner, client: int) -> np.ndarray:

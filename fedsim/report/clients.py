@@ -7,6 +7,8 @@ from fedsim.report.load import RunRecord
 from fedsim.report.partition import client_size_rows
 from fedsim.report.series import client_spread, last_client_round
 
+MAX_CLIENT_ROWS = 100  # a 100k-client population gets its first 100 rows in the report
+
 
 def _partition(run: RunRecord, figures: set[str]) -> list[str]:
     partition = run.partition
@@ -23,7 +25,10 @@ def _partition(run: RunRecord, figures: set[str]) -> list[str]:
     if plots.PARTITION in figures:
         lines += ["", f"![Examples per class per client]({plots.PARTITION})"]
     headers = ["client", "examples", "classes present", "largest class (share)"]
-    return lines + ["", *fmt.table(headers, client_size_rows(partition))]
+    rows = client_size_rows(partition, MAX_CLIENT_ROWS)
+    more = len(totals) - len(rows)
+    tail = ["", f"({more:,} more clients: see `partition.json`.)"] if more > 0 else []
+    return lines + ["", *fmt.table(headers, rows), *tail]
 
 
 def _spread(run: RunRecord) -> list[str]:

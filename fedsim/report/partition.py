@@ -51,10 +51,11 @@ def parse_partition(data: dict[str, Any], source: Path) -> Partition:
     )
 
 
-def client_size_rows(partition: Partition) -> list[list[str]]:
-    """Table rows: client, examples, classes present, largest class and its share."""
+def client_size_rows(partition: Partition, limit: int | None = None) -> list[list[str]]:
+    """Table rows: client, examples, classes present, largest class and its share (of the
+    first `limit` clients, all by default)."""
     rows = []
-    for client, row in enumerate(partition.histogram):
+    for client, row in enumerate(partition.histogram[:limit]):
         total = sum(row)
         present = sum(1 for value in row if value > 0)
         if total and row:

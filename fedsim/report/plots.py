@@ -125,6 +125,7 @@ def plot_metrics(rounds: Rounds, path: Path) -> bool:
     return True
 
 
+_MAX_BAR_CLIENTS = 200
 _MAX_STACKED_CLASSES = 100
 
 
@@ -139,7 +140,8 @@ def partition_series(partition: Partition) -> list[tuple[str, list[int]]]:
 
 def plot_partition(partition: Partition, path: Path) -> bool:
     """Stacked bars: clients on x, examples per class stacked; False if there are no clients."""
-    clients = len(partition.histogram)
+    registered = len(partition.histogram)
+    clients = min(registered, _MAX_BAR_CLIENTS)  # 100k bars take minutes and show nothing
     classes = len(partition.class_names)
     if clients == 0 or classes == 0:
         return False
@@ -152,6 +154,7 @@ def plot_partition(partition: Partition, path: Path) -> bool:
     bottoms = [0] * clients
     for index, (name, heights) in enumerate(partition_series(partition)):
         color = _class_color(index, classes) if stacked else None
+        heights = heights[:clients]
         ax.bar(range(clients), heights, bottom=bottoms, label=name, color=color, width=0.8)
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     if classes <= _MAX_LEGEND_CLASSES:
@@ -164,6 +167,8 @@ def plot_partition(partition: Partition, path: Path) -> bool:
         legend.set_bbox_to_anchor((1.0 + _LEGEND_PAD / _axes_width(fig, ax), 0.5))
     else:
         title += f", {classes} classes"
+    if registered > clients:
+        title += f", first {clients} of {registered} clients"
     _style(ax, title, "examples", xlabel="client (partition id)")
     _save(fig, path)
     return True

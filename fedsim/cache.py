@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,22 @@ def cache_dir() -> Path:
     path = Path(explicit) if explicit else base
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def read_npz_cache(path: Path, *keys: str) -> tuple[np.ndarray, ...] | None:
+    """The arrays `keys` of the cache file `path`, or None when it is absent or unreadable.
+
+    A truncated or corrupt cache file (a crash mid-write by an older version, a full disk) is
+    deleted, so that the caller simply makes it again.
+    """
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as stored:  # allow_pickle stays False: arrays only
+            return tuple(np.asarray(stored[key]) for key in keys)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        path.unlink(missing_ok=True)
+        return None
 
 
 def save_npz_atomic(path: Path, **arrays: np.ndarray) -> None:

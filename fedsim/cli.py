@@ -1,4 +1,4 @@
-"""fedsim command line: run, report, list.
+"""fedsim command line: run, resume, sweep, report, list, attack.
 
 Bad input (config, overrides, files) -> one line on stderr naming the key or file, exit 2,
 no traceback and no run directory. The last stdout line of `fedsim run` is the run directory.
@@ -7,12 +7,15 @@ no traceback and no run directory. The last stdout line of `fedsim run` is the r
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
 
 from fedsim.errors import FedsimError
 from fedsim.quiet import quiet_environment
+
+DISK_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT)  # disk full / read-only
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,9 +39,19 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="SECTION.KEY=VALUE", help="override a key in every cell")
     sweep.add_argument("--sweeps-dir", default="runs/sweeps", help="parent of the sweep folder")
+    resume = sub.add_parser("resume", help="finish a run from its last checkpoint, in place "
+                            "(needs run.checkpoint_every)")
+    resume.add_argument("run_dir")
+    resume.add_argument("--no-progress", action="store_true", help="no progress bar")
     report = sub.add_parser("report", help="rebuild report.md of a run directory")
     report.add_argument("run_dir")
     sub.add_parser("list", help="tasks, datasets, partitioners, strategies, backends, config keys")
+    attack = sub.add_parser("attack", help="attack a finished run (results in RUN_DIR/attacks/)")
+    attack.add_argument("run_dir")
+    attack.add_argument("--kind", required=True, help="attack kind (e.g. mia)")
+    attack.add_argument("--set", dest="options", action="append", default=[],
+                        metavar="KEY=VALUE", help="attack option, e.g. shadow_models=4 "
+                        "(the [attack] config keys; repeatable)")
     return parser
 
 
@@ -54,6 +67,19 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_progress:
         os.environ["FEDSIM_NO_PROGRESS"] = "1"
     run_dir, summary = run(load_config(args.config, overrides))
+    return _finished(run_dir, summary)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from fedsim.engine.run import resume
+
+    if args.no_progress:
+        os.environ["FEDSIM_NO_PROGRESS"] = "1"
+    return _finished(*resume(Path(args.run_dir)))
+
+
+def _finished(run_dir: Path, summary: dict) -> int:
+    """Print the one-line result and, last, the run directory."""
     dev = ", ".join(f"{k} {v:.4f}" for k, v in summary["final"]["dev"].items())
     test = ", ".join(f"{k} {v:.4f}" for k, v in summary["final"]["test"].items())
     print(
@@ -86,6 +112,30 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attack(args: argparse.Namespace) -> int:
+    from fedsim.attacks import attack_kinds
+    from fedsim.attacks.options import parse_options
+    from fedsim.report import write_report
+
+    path = Path(args.run_dir)
+    if not path.is_dir():
+        raise FedsimError(f"{path}: not a run directory")
+    kind = attack_kinds().get(args.kind)
+    results = kind(path, parse_options(args.options))
+    if (path / "summary.json").exists() and (path / "metrics.jsonl").exists():
+        write_report(path)
+    print(results.get("headline", "") or _headline(results))
+    print(path / "attacks")
+    return 0
+
+
+def _headline(results: dict) -> str:
+    """One line per attack of a results dict: name and its AUC when it has one."""
+    parts = [f"{name} AUC {values['auc']:.3f}"
+             for name, values in results.get("attacks", {}).items() if "auc" in values]
+    return " | ".join(parts)
+
+
 def _list(_: argparse.Namespace) -> int:
     from fedsim.catalog import catalog_lines
 
@@ -97,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fedsim` console script; returns the exit code."""
     quiet_environment()
     args = _parser().parse_args(argv)
-    handler = {"run": _run, "sweep": _sweep, "report": _report, "list": _list}[args.command]
+    handler = {"run": _run, "sweep": _sweep, "report": _report, "list": _list,
+               "attack": _attack, "resume": _resume}[args.command]
     try:
         return handler(args)
     except FedsimError as err:
@@ -106,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fedsim: interrupted", file=sys.stderr)
         return 130
+    except OSError as err:
+        if err.errno not in DISK_ERRNOS:
+            raise
+        print(f"fedsim: error: cannot write {err.filename or ''}: {err.strerror} (the run "
+              "stopped; its manifest.json says so)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

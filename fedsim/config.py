@@ -44,6 +44,18 @@ class RunSection:
     client_gpus: float = _opt(0.0, "GPU fraction per Ray client actor (0 = CPU)", lo=0.0, hi=1.0)
     num_cpus: int = _opt(0, "CPUs Ray may use (0 = all of this machine's)", lo=0)
     device: str = _opt("auto", "torch device for training", choices=("auto", "cpu", "cuda"))
+    # reliability (fedsim.engine.update_check, fedsim.engine.faults, fedsim.tracking.checkpoint)
+    checkpoint_every: int = _opt(
+        0, "write RUN_DIR/checkpoint every k rounds for `fedsim resume` (0 = off)", lo=0
+    )
+    client_timeout: float = _opt(
+        0.0, "seconds a client may take per message; later replies are failures (0 = none)",
+        lo=0.0,
+    )
+    min_replies: int = _opt(
+        1, "fewest valid training replies a round needs; fewer stops the run (exit 2)", lo=1
+    )
+    min_free_mb: int = _opt(100, "free disk space (MB) runs_dir must have before a run", lo=0)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,11 @@ class DataSection:
     min_partition_size: int = _opt(
         5, "smallest client shard the dirichlet partitioner accepts", lo=0
     )
+    train_examples: int = _opt(0, "clients share only this many training examples, a fixed "
+                               "subset (0 = the whole training split; see fedsim.data.subset)",
+                               lo=0)
+    shadow_split: int = _opt(0, "LiRA reference runs: train on seeded half s of the first "
+                             "2 x train_examples (0 = the real federation's pool)", lo=0)
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,24 @@ class TaskSection:
     vocab_size: int = _opt(5000, "vocabulary size (word tokenizer: top-V words)", lo=10)
     seq_len: int = _opt(32, "tokens per training sequence", lo=2)
     tokenizer: str = _opt("word", "next-word tokenizer", choices=("word", "bpe"))
+    # diffusion (DDPM; fedsim.tasks.diffusion)
+    diffusion_steps: int = _opt(1000, "T: noise levels of the DDPM forward process", lo=2)
+    beta_schedule: str = _opt("linear", "DDPM noise schedule (linear: beta 1e-4 -> 0.02)",
+                              choices=("linear", "cosine"))
+    sampler: str = _opt("ddim", "sampler of sample grids and Frechet distance",
+                        choices=("ddpm", "ddim"))
+    sample_steps: int = _opt(50, "DDIM denoising steps (ddpm always takes T)", lo=1)
+    conditional: bool = _opt(False, "class-conditional diffusion model (classifier-free guidance)")
+    guidance_scale: float = _opt(2.0, "classifier-free guidance scale (1 = plain conditional)",
+                                 lo=0.0)
+    cond_dropout: float = _opt(0.1, "share of training examples with the class label dropped",
+                               lo=0.0, hi=1.0)
+    sample_every: int = _opt(5, "sample grid + Frechet distance every k rounds (0 = at the end)",
+                             lo=0)
+    num_samples: int = _opt(256, "generated images per Frechet distance", lo=2)
+    eval_examples: int = _opt(256, "held-out images the denoising loss is measured on", lo=1)
+    sampler_comparison: int = _opt(
+        0, "images per sampler for the final DDPM-T vs DDIM timing/quality table (0 = off)", lo=0)
 
 
 @dataclass(frozen=True)
@@ -117,6 +152,20 @@ class StrategySection:
     beta_1: float = _opt(0.9, "first-moment decay of fedadam/fedyogi", lo=0.0, hi=1.0)
     beta_2: float = _opt(0.99, "second-moment decay of fedadam/fedyogi", lo=0.0, hi=1.0)
     tau: float = _opt(1e-3, "adaptivity of fedadam/fedyogi", lo=0.0, lo_open=True)
+    # robust aggregation (fedsim.engine.robust_strategies)
+    trim_beta: float = _opt(0.2, "fraction cut at each end per coordinate by fedtrimmedavg",
+                            lo=0.0, hi=0.49)
+    num_malicious: int = _opt(
+        0, "f: malicious clients per round that krum/multikrum/bulyan tolerate", lo=0
+    )
+    num_krum_selected: int = _opt(0, "updates multikrum averages (0 = n - f)", lo=0)
+    clip_norm: float = _opt(
+        0.0, "clip each client's update to this L2 norm before aggregation (0 = off)", lo=0.0
+    )
+    max_update_norm: float = _opt(
+        0.0, "reject a client update whose L2 distance to the global model exceeds this "
+        "(0 = no bound; NaN/Inf, shape and dtype checks always run)", lo=0.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -129,6 +178,28 @@ class PrivacySection:
     )
     delta: float = _opt(1e-5, "delta of (epsilon, delta)-DP", lo=0.0, hi=1.0, lo_open=True)
     accountant: str = _opt("rdp", "privacy accountant", choices=("rdp", "prv"))
+    # budget and user-level DP (fedsim.privacy)
+    epsilon_budget: float = _opt(
+        0.0, "epsilon a client (record) or the run (user) may spend; training stops before "
+        "passing it (0 = target_epsilon, or no limit when that is 0 too)", lo=0.0,
+    )
+    clipping_side: str = _opt(
+        "server", "user-level DP: who clips each client update", choices=("server", "client")
+    )
+    adaptive_clipping: bool = _opt(
+        False, "user-level DP: adapt the clipping norm to a quantile of the update norms "
+        "(max_grad_norm is the initial norm)",
+    )
+    target_clipped_quantile: float = _opt(
+        0.5, "adaptive clipping: share of updates that should be clipped", lo=0.0, hi=1.0
+    )
+    clip_norm_lr: float = _opt(
+        0.2, "adaptive clipping: learning rate of the clipping norm", lo=0.0, lo_open=True
+    )
+    clipped_count_stddev: float = _opt(
+        0.0, "adaptive clipping: noise std of the clipped-update count (0 = clients per "
+        "round / 20)", lo=0.0,
+    )
 
 
 @dataclass(frozen=True)
@@ -136,12 +207,80 @@ class SecaggSection:
     enabled: bool = _opt(False, "mask client updates with Flower's SecAgg+")
     num_shares: int = _opt(3, "secret shares per client (odd)", lo=1)
     reconstruction_threshold: int = _opt(2, "shares needed to reconstruct", lo=1)
+    clipping_range: float = _opt(
+        8.0, "SecAgg+ clips each weight x example-weight share to [-c, c] before quantizing",
+        lo=0.0, lo_open=True)
+    quantization_range: int = _opt(
+        4194304, "SecAgg+ quantization levels Q over [-c, c] (step 2c/Q)", lo=2)
+    max_weight: float = _opt(
+        0.0, "SecAgg+ max example weight W (0 = the largest client shard; 1 under user DP)",
+        lo=0.0)
 
 
 @dataclass(frozen=True)
 class AttackSection:
     malicious_fraction: float = _opt(0.0, "fraction of clients that are malicious", lo=0.0, hi=1.0)
-    behaviour: str = _opt("none", "what malicious clients do")
+    behaviour: str = _opt(
+        "none",
+        "what malicious clients do",
+        choices=("none", "sign_flip", "gaussian_noise", "scaling", "label_flip", "backdoor",
+                 "free_rider"),
+    )
+    strength: float = _opt(
+        1.0, "sign_flip: sends -strength x update; gaussian_noise: noise std per weight", lo=0.0
+    )
+    scale_factor: float = _opt(
+        10.0, "scaling: the update is multiplied by this (model replacement)", lo=0.0,
+        lo_open=True
+    )
+    backdoor_boost: float = _opt(
+        1.0, "backdoor: the poisoned update is multiplied by this (> 1 = model replacement)",
+        lo=0.0, lo_open=True
+    )
+    collusion: bool = _opt(
+        False, "malicious clients pool their data and send one identical update"
+    )
+    target_label: int = _opt(0, "backdoor: class the trigger maps to", lo=0)
+    trigger_size: int = _opt(3, "backdoor: side of the square trigger in the corner (px)", lo=1)
+    trigger_value: float = _opt(1.0, "backdoor: pixel value of the trigger", lo=0.0, hi=1.0)
+    poison_fraction: float = _opt(
+        0.5, "backdoor: share of a malicious client's examples stamped and relabelled",
+        lo=0.0, hi=1.0, lo_open=True
+    )
+    # membership inference (fedsim.attacks.mia; also `fedsim attack RUN_DIR --kind mia`)
+    mia: bool = _opt(False, "after the run, attack it with membership inference "
+                     "(results: summary.json attacks.mia, attacks/mia/)")
+    mia_target: str = _opt("global", "what the MIA attacks: the final global model, or one "
+                           "client's update as the server receives it",
+                           choices=("global", "client"))
+    mia_examples: int = _opt(500, "members and non-members scored (at most this many of each)",
+                             lo=2)
+    shadow_models: int = _opt(0, "LiRA reference (shadow) federations to train (0 = loss "
+                              "attack only; needs data.train_examples > 0)", lo=0)
+    target_client: int = _opt(0, "mia_target = client: the partition id whose update is recorded",
+                              lo=0)
+    target_round: int = _opt(0, "mia_target = client: the round recorded (0 = the last)", lo=0)
+
+
+@dataclass(frozen=True)
+class FaultsSection:
+    crash_fraction: float = _opt(
+        0.0, "fraction of clients whose training raises every round (fault injection)",
+        lo=0.0, hi=1.0,
+    )
+    straggler_fraction: float = _opt(
+        0.0, "fraction of clients that sleep straggler_delay before training", lo=0.0, hi=1.0
+    )
+    straggler_delay: float = _opt(5.0, "seconds a straggler sleeps per training round", lo=0.0)
+    corrupt_fraction: float = _opt(
+        0.0, "fraction of clients that send a broken update every round", lo=0.0, hi=1.0
+    )
+    corrupt_kind: str = _opt(
+        "nan", "what a corrupt client sends", choices=("nan", "inf", "shape", "dtype", "huge")
+    )
+    kill_worker_round: int = _opt(
+        0, "ray only: in this round the worker hosting partition 0 exits hard (0 = never)", lo=0
+    )
 
 
 @dataclass(frozen=True)
@@ -154,6 +293,7 @@ class Config:
     privacy: PrivacySection = field(default_factory=PrivacySection)
     secagg: SecaggSection = field(default_factory=SecaggSection)
     attack: AttackSection = field(default_factory=AttackSection)
+    faults: FaultsSection = field(default_factory=FaultsSection)
 
 
 SECTIONS: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Config)}  # type: ignore[misc]
@@ -169,9 +309,14 @@ def _type_name(kind: type) -> str:
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
 
 
+_INT64 = (-(2**63), 2**63 - 1)  # TOML integers are 64-bit; torch seeds are too
+
+
 def _coerce(key: str, value: Any, kind: type) -> Any:
     """`value` as `kind`, or a ConfigError naming `key` and the expected type."""
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        raise ConfigError(key, f"expected a 64-bit integer, got one of {value.bit_length()} bits")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
     if not ok:
@@ -224,7 +369,7 @@ def _parse_value(text: str) -> Any:
     """A --set value read as TOML (numbers, booleans, quoted strings), else as a bare string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # TOMLDecodeError, or an integer beyond Python's digit limit
         return text
 
 
@@ -248,15 +393,17 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 def read_toml(path: Path) -> dict[str, Any]:
     """The parsed TOML file at `path`, or a ConfigError naming the file."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), "config file not found") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
+    except (OSError, ValueError) as err:  # a directory, no permission, not UTF-8, NUL in path
         raise ConfigError(
             str(path), f"cannot read config file ({err.__class__.__name__})"
         ) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(str(path), f"invalid TOML: {err}") from None
+    try:
+        return tomllib.loads(text)
+    except ValueError as err:  # TOMLDecodeError, or an integer beyond Python's digit limit
+        raise ConfigError(str(path), f"invalid TOML: {str(err)[:200]}") from None
 
 
 def default_config_text() -> str:

@@ -24,3 +24,7 @@ class IncompatibleOptionsError(ConfigError):
 
 class DataError(FedsimError):
     """A data source is missing or unreadable; the message names the file or package."""
+
+
+class ClientFailureError(FedsimError):
+    """Too few clients returned a usable reply for the run to go on."""

@@ -11,23 +11,24 @@ import dataclasses
 
 import torch
 
+from fedsim.attacks.checks import check_malicious, check_malicious_data
+from fedsim.attacks.mia_checks import check_mia
 from fedsim.config import Config
 from fedsim.data import DATASETS, check_available, load_federated_data
 from fedsim.data.sources import TextSource
+from fedsim.engine.independent import check_independent
+from fedsim.engine.reliability_checks import check_reliability
+from fedsim.engine.robust_strategies import check_robust_strategy
 from fedsim.engine.strategies import STRATEGIES
 from fedsim.errors import ConfigError, IncompatibleOptionsError
 from fedsim.models import MODELS
 from fedsim.models.language import LANGUAGE_MODELS
+from fedsim.privacy.checks import check_privacy
+from fedsim.privacy.secagg_rules import check_secagg, check_secagg_weight
 from fedsim.tasks import TASKS, build_task
 from fedsim.tasks.clip import resolve_clip
+from fedsim.tasks.diffusion import resolve_diffusion
 from fedsim.tasks.toy_triplet import resolve_toy_triplet
-
-LATER = {
-    "privacy.mode": "differential privacy lands with the privacy issue (#6); use 'none'",
-    "secagg.enabled": "SecAgg+ lands with the privacy issue (#6); use false",
-    "attack": "attacks land with the attacks issue (#7); keep malicious_fraction = 0 and "
-    "behaviour = 'none'",
-}
 
 
 def _check_names(cfg: Config) -> None:
@@ -73,17 +74,6 @@ def _check_sampling(cfg: Config) -> None:
             )
 
 
-def _check_not_yet(cfg: Config) -> None:
-    if cfg.privacy.mode != "none":
-        raise ConfigError(
-            "privacy.mode", f"{cfg.privacy.mode!r} is not available yet: {LATER['privacy.mode']}"
-        )
-    if cfg.secagg.enabled:
-        raise ConfigError("secagg.enabled", f"not available yet: {LATER['secagg.enabled']}")
-    if cfg.attack.malicious_fraction > 0 or cfg.attack.behaviour != "none":
-        raise ConfigError("attack.behaviour", f"not available yet: {LATER['attack']}")
-
-
 def _check_device(cfg: Config) -> None:
     if cfg.run.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
@@ -110,12 +100,22 @@ def prepare(cfg: Config) -> Config:
     """The resolved config, or the first ConfigError/DataError it would hit."""
     cfg = resolve_toy_triplet(cfg)
     cfg = resolve_clip(cfg)
+    cfg = resolve_diffusion(cfg)
     _check_names(cfg)
     _check_modalities(cfg)
     _check_sampling(cfg)
-    _check_not_yet(cfg)
+    check_reliability(cfg)
+    check_independent(cfg)
+    check_secagg(cfg)
+    check_privacy(cfg)  # record-/user-level DP (fedsim.privacy.checks)
+    check_malicious(cfg)
+    check_mia(cfg)
+    check_robust_strategy(cfg)
     _check_device(cfg)
     cfg = _resolve_fedsgd(cfg)
     check_available(cfg.data.dataset)
-    build_task(cfg, load_federated_data(cfg.data, cfg.run.seed))
+    data = load_federated_data(cfg.data, cfg.run.seed)
+    build_task(cfg, data)
+    check_malicious_data(cfg, data)
+    check_secagg_weight(cfg, [len(p) for p in data.partitions])
     return cfg

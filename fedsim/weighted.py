@@ -7,7 +7,10 @@ from typing import Any
 
 # Reply fields that are identities, counts or costs, not metrics to average (either spelling).
 BOOKKEEPING = frozenset({"node_id", "partition_id", "num_examples", "seconds", "steps",
-                         "bytes_up", "bytes_down", "stage"})
+                         "bytes_up", "bytes_down", "stage",
+                         # DP accounting facts, per client (fedsim.privacy), not metrics
+                         "dp_epsilon", "dp_noise_multiplier", "dp_sample_rate", "dp_steps",
+                         "dp_total_steps", "dp_weight"})
 
 
 def weighted_means(rows: Sequence[Mapping[str, Any]], weight_key: str) -> dict[str, float] | None:

@@ -28,8 +28,6 @@ BAD_OVERRIDES = [
         "client.local_steps",
         "fedsgd",
     ),
-    (["--set", "privacy.mode=record"], "privacy.mode", "not available yet"),
-    (["--set", "secagg.enabled=true"], "secagg.enabled", "not available yet"),
     (["--set", "run.device=cuda"], "run.device", "no GPU"),
     (["--set", "task.loss=triplet"], "task.loss", "cross_entropy"),
     (["--set", "data.dataset=kjv", "--set", "data.partitioner=iid"], "data.dataset", "text corpus"),

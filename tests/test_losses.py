@@ -150,7 +150,8 @@ def test_clip_loss_equals_slow_loop() -> None:
 
 def test_registry() -> None:
     assert LOSSES.names() == sorted(
-        ["pairwise_margin", "triplet_margin", "npair", "npair_in_batch", "info_nce", "clip_loss"]
+        ["pairwise_margin", "triplet_margin", "npair", "npair_in_batch", "info_nce", "clip_loss",
+         "ddpm_mse"]
     )
     assert {n for n in LOSSES.names() if not is_decomposable(n)} == COUPLED
     with pytest.raises(ConfigError, match="task.loss.*allowed: clip_loss"):

@@ -111,4 +111,5 @@ def test_list_names_everything(cli) -> None:
 
 def test_config_toml_is_complete(cli, runs_dir: Path) -> None:
     raw = tomllib.loads((_run(cli, runs_dir) / "config.toml").read_text())
-    assert set(raw) == {"run", "data", "task", "client", "strategy", "privacy", "secagg", "attack"}
+    assert set(raw) == {"run", "data", "task", "client", "strategy", "privacy", "secagg", "attack",
+                        "faults"}

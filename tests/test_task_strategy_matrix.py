@@ -13,6 +13,7 @@ from fedsim.engine.strategies import STRATEGIES
 from tests.conftest import SMALL
 from tests.helpers import run_config
 from tests.test_clip import CLIP, needs_minilm
+from tests.test_diffusion_task import TINY_DIFFUSION
 from tests.test_metric_task import METRIC
 from tests.test_nextword import TINY, TINY_RUN, TINY_SOURCE
 
@@ -20,6 +21,7 @@ TASKS = {
     "metric": [*SMALL, *METRIC],
     "clip": [*SMALL, *CLIP, "data.dataset=digits"],
     "nextword": TINY_RUN,
+    "diffusion": [*SMALL, *TINY_DIFFUSION, "task.model=unet", "task.loss=ddpm_mse"],
 }
 CENTRAL = ["data.num_clients=1", "data.partitioner=iid", "strategy.clients_per_round=0"]
 
@@ -34,7 +36,8 @@ def _run(runs_dir: Path, monkeypatch: pytest.MonkeyPatch, task: str, *extra: str
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES.names())
-@pytest.mark.parametrize("task", [pytest.param("clip", marks=needs_minilm), "metric", "nextword"])
+@pytest.mark.parametrize("task", [pytest.param("clip", marks=needs_minilm), "metric", "nextword",
+                                  "diffusion"])
 def test_task_with_strategy(runs_dir: Path, monkeypatch: pytest.MonkeyPatch, task: str,
                             strategy: str) -> None:
     steps = "client.local_steps=1" if strategy == "fedsgd" else "client.local_steps=2"
@@ -46,7 +49,8 @@ def test_task_with_strategy(runs_dir: Path, monkeypatch: pytest.MonkeyPatch, tas
         assert {"perplexity", "accuracy"} <= summary["final"]["heldout"].keys()
 
 
-@pytest.mark.parametrize("task", [pytest.param("clip", marks=needs_minilm), "metric", "nextword"])
+@pytest.mark.parametrize("task", [pytest.param("clip", marks=needs_minilm), "metric", "nextword",
+                                  "diffusion"])
 def test_task_central(runs_dir: Path, monkeypatch: pytest.MonkeyPatch, task: str) -> None:
     extra = [] if task != "nextword" else ["data.partitioner=iid"]
     summary = _run(runs_dir, monkeypatch, task, *CENTRAL, *extra)

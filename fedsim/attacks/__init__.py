@@ -15,7 +15,9 @@ from fedsim.registry import Registry
 
 AttackKind = Callable[[Path, dict[str, Any]], dict[str, Any]]
 ATTACK_KINDS: Registry[AttackKind] = Registry("attack kind", "--kind")
-_KIND_MODULES: tuple[str, ...] = ()  # e.g. "fedsim.attacks.mia", "fedsim.attacks.inversion"
+_KIND_MODULES: tuple[str, ...] = (
+    "fedsim.attacks.mia", "fedsim.attacks.inversion", "fedsim.attacks.inversion_sweep",
+)
 
 
 def attack_kinds() -> Registry[AttackKind]:

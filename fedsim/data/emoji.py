@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fedsim.cache import cache_dir, save_npz_atomic
+from fedsim.cache import cache_dir, read_npz_cache, save_npz_atomic
 from fedsim.data.sources import DatasetSource, _register
 from fedsim.data.splits import SPLIT_SEED
 from fedsim.data.types import ArrayDataset
@@ -143,9 +143,9 @@ def rendered_emoji() -> tuple[np.ndarray, np.ndarray]:
     if path is None or not _package_present():
         raise DataError(f"emoji needs {EMOJI_PROVIDER}: {EMOJI_INSTALL}")
     cached = cache_file(path)
-    if cached.is_file():
-        with np.load(cached) as stored:
-            return stored["images"], stored["labels"]
+    stored = read_npz_cache(cached, "images", "labels")  # None: absent or corrupt
+    if stored is not None:
+        return stored[0], stored[1]
     images, labels = render_all(path)
     save_npz_atomic(cached, images=images, labels=labels)
     return images, labels

@@ -21,23 +21,47 @@ from fedsim.engine.app_config import config_from_context
 
 
 def secagg_mods(cfg: Config) -> list[Mod]:
-    """SecAgg+ masking mods (outermost)."""
-    return []
+    """SecAgg+ masking mods (outermost): Flower's legacy secaggplus_mod, user-level DP's
+    legacy fixedclipping_mod (clip before masking), and the bridge from legacy messages to
+    fedsim's handlers (fedsim.engine.legacy_bridge)."""
+    if not cfg.secagg.enabled:
+        return []
+    from flwr.client.mod import fixedclipping_mod, secaggplus_mod
+
+    from fedsim.engine.legacy_bridge import expose_metrics_mod, legacy_bridge_mod
+
+    clipping = [fixedclipping_mod] if cfg.privacy.mode == "user" else []
+    return [secaggplus_mod, expose_metrics_mod, *clipping, legacy_bridge_mod]
 
 
 def privacy_mods(cfg: Config) -> list[Mod]:
-    """User-level DP client-side clipping mods."""
-    return []
+    """Differential privacy mods (fedsim.privacy.client_mods): DP-SGD for record-level DP;
+    unit weights and client-side clipping for user-level DP (under SecAgg+ the clipping is
+    the legacy mod in `secagg_mods`)."""
+    from fedsim.privacy.client_mods import privacy_client_mods
+
+    return privacy_client_mods(cfg)
 
 
 def attack_mods(cfg: Config) -> list[Mod]:
-    """Malicious-client behaviour mods (innermost)."""
-    return []
+    """Malicious-client behaviour mods (innermost); data poisoning happens in handle_train."""
+    if cfg.attack.behaviour == "none":
+        return []
+    from fedsim.attacks.malicious import malicious_mod
+
+    return [malicious_mod(cfg)]
+
+
+def fault_mods(cfg: Config) -> list[Mod]:
+    """Fault injection ([faults]: crashes, stragglers, broken updates), innermost of all."""
+    from fedsim.engine.faults import fault_mods as injected
+
+    return injected(cfg)
 
 
 def mods_for(cfg: Config) -> list[Mod]:
     """Every config-dependent mod, outermost first."""
-    return [*secagg_mods(cfg), *privacy_mods(cfg), *attack_mods(cfg)]
+    return [*secagg_mods(cfg), *privacy_mods(cfg), *attack_mods(cfg), *fault_mods(cfg)]
 
 
 def config_mods(msg: Message, context: Context, call_next: ClientAppCallable) -> Message:

@@ -9,10 +9,13 @@ import torch
 from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from torch import nn
 
+from fedsim.attacks.poisoning import poisoned_view
 from fedsim.config import Config
 from fedsim.data import ArrayDataset, FederatedData, load_federated_data
 from fedsim.engine.app_config import resolve_device
+from fedsim.engine.ensemble_model import global_model
 from fedsim.engine.seeding import client_generator
+from fedsim.privacy.models import build_model
 from fedsim.tasks import Task, build_task
 
 
@@ -32,7 +35,7 @@ class ClientRuntime:
         if data is None:
             data = load_federated_data(cfg.data, cfg.run.seed)
         task = build_task(cfg, data)
-        model = task.build_model().to(resolve_device(cfg.run.device))
+        model = build_model(task, cfg).to(resolve_device(cfg.run.device))
         return cls(cfg, data, task, model)
 
     def shard(self, partition_id: int) -> ArrayDataset:
@@ -59,9 +62,11 @@ def handle_train(msg: Message, context: Context, rt: ClientRuntime) -> Message:
     pid = _partition(context)
     config = msg.content["config"]
     rt.load(msg.content["arrays"])
-    generator = client_generator(rt.cfg.run.seed, int(config["server-round"]), pid)
+    # malicious clients may train on poisoned / pooled data (fedsim.attacks.poisoning)
+    shard, stream = poisoned_view(rt.cfg, pid, rt.data) or (rt.shard(pid), pid)
+    generator = client_generator(rt.cfg.run.seed, int(config["server-round"]), stream)
     mu = float(config.get("proximal-mu", 0.0))
-    result = rt.task.train(rt.model, rt.shard(pid), rt.cfg.client, generator, proximal_mu=mu)
+    result = rt.task.train(rt.model, shard, rt.cfg.client, generator, proximal_mu=mu)
     arrays = rt.arrays()
     metrics = {
         **result.metrics,
@@ -78,9 +83,10 @@ def handle_evaluate(msg: Message, context: Context, rt: ClientRuntime) -> Messag
     """Score the received global model on this client's shard."""
     start = time.perf_counter()
     pid = _partition(context)
-    rt.load(msg.content["arrays"])
+    # an ensemble (stacked member models) is evaluated as one: fedsim.engine.ensemble_model
+    model = global_model(rt.model, msg.content["arrays"].to_torch_state_dict(), rt.cfg.task.name)
     shard = rt.shard(pid)
-    metrics = {**rt.task.evaluate(rt.model, shard), "num-examples": len(shard), "partition-id": pid}
+    metrics = {**rt.task.evaluate(model, shard), "num-examples": len(shard), "partition-id": pid}
     return _reply(msg, {}, metrics, start)
 
 

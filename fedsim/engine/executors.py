@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -22,9 +23,13 @@ def node_id_of(partition_id: int) -> int:
 
 
 class Executor(Protocol):
-    """Runs messages; `start` may return at once, `collect` returns replies in order."""
+    """Runs messages; `start` may return at once, `collect` returns replies in order.
 
-    def start(self, messages: list[Message]) -> object: ...
+    A reply that took a client longer than `timeout` seconds is replaced by an Error reply
+    (the server stopped waiting for it).
+    """
+
+    def start(self, messages: list[Message], timeout: float | None = None) -> object: ...
 
     def collect(self, handle: object) -> list[Message]: ...
 
@@ -40,11 +45,18 @@ def finish_reply(reply: Message) -> Message:
 def error_reply(message: Message, err: BaseException) -> Message:
     """An Error reply carrying the exception, so the strategy sees a failure, not silence."""
     reason = "".join(traceback.format_exception_only(type(err), err)).strip()
-    return finish_reply(
-        Message(
-            Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=reason[:2000]),
-            reply_to=message,
-        )
+    return failure_reply(message, reason, ErrorCode.CLIENT_APP_RAISED_EXCEPTION)
+
+
+def failure_reply(message: Message, reason: str, code: int = ErrorCode.UNKNOWN) -> Message:
+    """An Error reply to `message` with `reason` (a timeout, a lost worker, ...)."""
+    return finish_reply(Message(Error(code=code, reason=reason[:2000]), reply_to=message))
+
+
+def timed_out(message: Message, seconds: float, timeout: float) -> Message:
+    """The Error reply that replaces a reply which came after the server stopped waiting."""
+    return failure_reply(
+        message, f"timed out: no reply within {timeout:g} s (the client took {seconds:.2f} s)"
     )
 
 
@@ -72,17 +84,30 @@ class NodeRunner:
             )
         return self._contexts[node_id]
 
-    def run_one(self, message: Message) -> Message:
-        """One reply; a ClientApp exception becomes an Error reply."""
+    def run_one(self, message: Message, timeout: float | None = None) -> Message:
+        """One reply; a ClientApp exception or a reply later than `timeout` s is an Error."""
+        start = time.perf_counter()
         try:
             reply = self._app(message, self._context(message.metadata.dst_node_id))
         except Exception as err:  # a failing client must not kill the run
             return error_reply(message, err)
+        seconds = time.perf_counter() - start
+        if timeout is not None and seconds > timeout:
+            return timed_out(message, seconds, timeout)
         return finish_reply(reply)
 
-    def run(self, messages: list[Message]) -> list[Message]:
+    def run(self, messages: list[Message], timeout: float | None = None) -> list[Message]:
         """Replies to `messages`, in order."""
-        return [self.run_one(m) for m in messages]
+        return [self.run_one(m, timeout) for m in messages]
+
+    def node_states(self) -> dict[int, RecordDict]:
+        """Every node's Context.state (client-side history such as DP accountants)."""
+        return {node_id: context.state for node_id, context in self._contexts.items()}
+
+    def restore_node_states(self, states: dict[int, RecordDict]) -> None:
+        """Put checkpointed Context.state back (nodes are created as needed)."""
+        for node_id, state in states.items():
+            self._context(node_id).state = state
 
 
 class InlineExecutor:
@@ -91,11 +116,19 @@ class InlineExecutor:
     def __init__(self, client_app: ClientCallable, run_config: dict, num_partitions: int) -> None:
         self._runner = NodeRunner(client_app, run_config, num_partitions)
 
-    def start(self, messages: list[Message]) -> object:
-        return self._runner.run([copy.deepcopy(m) for m in messages])
+    def start(self, messages: list[Message], timeout: float | None = None) -> object:
+        return self._runner.run([copy.deepcopy(m) for m in messages], timeout)
 
     def collect(self, handle: object) -> list[Message]:
         return list(handle)  # type: ignore[call-overload]
 
     def close(self) -> None:
         return None
+
+    def node_states(self) -> dict[int, RecordDict]:
+        """Every node's Context.state."""
+        return self._runner.node_states()
+
+    def restore_node_states(self, states: dict[int, RecordDict]) -> None:
+        """Put checkpointed Context.state back."""
+        self._runner.restore_node_states(states)

@@ -15,7 +15,7 @@ from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 from flwr.supercore.task_identity import TaskIdentity
 
-from fedsim.engine.executors import Executor, node_id_of
+from fedsim.engine.executors import NODE_ID_OFFSET, Executor, node_id_of
 
 
 class DirectGrid(Grid):
@@ -26,6 +26,7 @@ class DirectGrid(Grid):
         self._node_ids = [node_id_of(p) for p in range(num_nodes)]
         self._pending: dict[str, tuple[object, list[str]]] = {}
         self._ready: dict[str, Message] = {}
+        self._timeout: float | None = None
         self.set_run(Run.create_empty(run_id))
 
     def set_run(self, run: Run) -> None:
@@ -52,6 +53,10 @@ class DirectGrid(Grid):
     def get_node_ids(self) -> list[int]:
         return list(self._node_ids)
 
+    def partition_of(self, node_id: int) -> int:
+        """The partition id the node with `node_id` holds."""
+        return node_id - NODE_ID_OFFSET
+
     def _check(self, message: Message) -> None:
         meta = message.metadata
         known = meta.dst_node_id in self._node_ids
@@ -65,7 +70,7 @@ class DirectGrid(Grid):
             self._check(message)
         ids = [m.metadata.message_id for m in batch]
         if batch:
-            handle = self._executor.start(batch)
+            handle = self._executor.start(batch, self._timeout)
             for message_id in ids:
                 self._pending[message_id] = (handle, ids)
         return ids
@@ -88,5 +93,21 @@ class DirectGrid(Grid):
     def send_and_receive(
         self, messages: Iterable[Message], *, timeout: float | None = None
     ) -> list[Message]:
-        """Push all, then pull all: replies come back in push order."""
-        return self.pull_messages(self.push_messages(messages))
+        """Push all, then pull all: replies come back in push order.
+
+        A client that takes longer than `timeout` seconds for a message gets an Error reply
+        in place of its own (a straggler is a failure, the round goes on without it).
+        """
+        self._timeout = timeout
+        try:
+            return self.pull_messages(self.push_messages(messages))
+        finally:
+            self._timeout = None
+
+    def node_states(self) -> dict[int, RecordDict]:
+        """Every node's Context.state, from the executor."""
+        return self._executor.node_states()  # type: ignore[attr-defined]
+
+    def restore_node_states(self, states: dict[int, RecordDict]) -> None:
+        """Give the executor's nodes checkpointed Context.state."""
+        self._executor.restore_node_states(states)  # type: ignore[attr-defined]

@@ -10,6 +10,11 @@ actors' start-up once). Each run begins with `ClientWorker.reset`: fresh node Co
 client state leaks between runs) and the driver's already-partitioned data, put in Ray's
 object store once and read zero-copy, so actors never load or partition data. Ray stops
 at process exit or on `shutdown_pool()`.
+
+An actor that dies mid-round (RayActorError) or does not answer within the round's
+deadline (client timeout x its messages + a grace period) fails its messages with Error
+replies and is replaced by a fresh actor for later rounds; the nodes it hosted start again
+with empty Contexts.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from flwr.app import Message
+from flwr.app import Message, RecordDict
 
 from fedsim.config import DataSection, RunSection
 from fedsim.data.types import FederatedData
-from fedsim.engine.executors import NODE_ID_OFFSET, NodeRunner, error_reply
+from fedsim.engine.executors import NODE_ID_OFFSET, NodeRunner, error_reply, failure_reply
 from fedsim.quiet import quiet_environment
 
 DataKey = tuple[DataSection, int]  # (data section, seed): what a FederatedData is cut from
 _MAX_SHIPPED = 2  # data sets kept in the object store for a pool (as clients.app primes)
+_GRACE_S = 30.0  # beyond the client timeout, how long the driver waits for a worker
+WORKER_ENV = "FEDSIM_RAY_WORKER"  # set in every actor (fault injection checks it)
 
 
 class ClientWorker:
@@ -42,6 +49,7 @@ class ClientWorker:
         import torch
 
         torch.set_num_threads(threads)
+        os.environ[WORKER_ENV] = "1"
         from clients.app import app
 
         self._app = app
@@ -74,10 +82,19 @@ class ClientWorker:
 
         return [name for name in modules if name in sys.modules]
 
-    def run(self, messages: list[Message]) -> list[Message]:
+    def run(self, messages: list[Message], timeout: float | None = None) -> list[Message]:
         if self._runner is None:
             raise RuntimeError(self._reset_error)
-        return self._runner.run(_unshared(messages))
+        return self._runner.run(_unshared(messages), timeout)
+
+    def node_states(self) -> dict[int, RecordDict]:
+        """Context.state of the nodes this actor hosts."""
+        return {} if self._runner is None else self._runner.node_states()
+
+    def restore_node_states(self, states: dict[int, RecordDict]) -> None:
+        """Give this actor's nodes checkpointed Context.state."""
+        if self._runner is not None:
+            self._runner.restore_node_states(states)
 
 
 _STARTED_CPUS: int | None = None  # num_cpus of the Ray instance this module started
@@ -129,6 +146,7 @@ class ActorPool:
 
     key: tuple[int, float, int]  # (client_cpus, client_gpus, size)
     actors: list[Any]
+    worker: Any = None  # the remote ClientWorker class, to replace a lost actor
     shipped: dict[DataKey, Any] = field(default_factory=dict)  # key -> ObjectRef
     runs: int = 0
     broken: bool = False
@@ -159,7 +177,8 @@ def acquire_pool(ray: Any, run: RunSection, num_partitions: int) -> ActorPool:
         _POOL = None
     if _POOL is None:
         worker = ray.remote(num_cpus=run.client_cpus, num_gpus=run.client_gpus)(ClientWorker)
-        _POOL = ActorPool(key, [worker.remote(run.client_cpus) for _ in range(size)])
+        actors = [worker.remote(run.client_cpus) for _ in range(size)]
+        _POOL = ActorPool(key, actors, worker)
     return _POOL
 
 
@@ -203,34 +222,72 @@ class RayExecutor:
         key, ref = (None, None)
         if data is not None:
             key, ref = data[0], self._pool.data_ref(self._ray, data[0], data[1])
+        self._reset_args = (run_config, num_partitions, key, ref)
+        self._threads = run.client_cpus
         # Queued behind the constructor, ahead of this run's calls (an actor runs its calls in
         # order); a failure surfaces in those calls' replies (see ClientWorker.reset).
         for actor in self._actors:
-            actor.reset.remote(run_config, num_partitions, key, ref)
+            actor.reset.remote(*self._reset_args)
 
-    def start(self, messages: list[Message]) -> object:
+    def _actor_of(self, node_id: int) -> int:
+        return (node_id - NODE_ID_OFFSET) % len(self._actors)
+
+    def start(self, messages: list[Message], timeout: float | None = None) -> object:
         groups: dict[int, list[int]] = {}
         for position, message in enumerate(messages):
-            actor = (message.metadata.dst_node_id - NODE_ID_OFFSET) % len(self._actors)
-            groups.setdefault(actor, []).append(position)
+            groups.setdefault(self._actor_of(message.metadata.dst_node_id), []).append(position)
         calls = [
-            (positions, self._actors[a].run.remote([messages[p] for p in positions]))
+            (a, positions, self._actors[a].run.remote([messages[p] for p in positions], timeout))
             for a, positions in groups.items()
         ]
-        return messages, calls
+        deadline = None if timeout is None else timeout * len(messages) + _GRACE_S
+        return messages, calls, deadline
 
     def collect(self, handle: object) -> list[Message]:
-        messages, calls = handle  # type: ignore[misc]
+        messages, calls, deadline = handle  # type: ignore[misc]
         replies: list[Message | None] = [None] * len(messages)
-        for positions, ref in calls:
-            try:
-                batch = self._ray.get(ref)
-            except Exception as err:  # an actor died: every message it held fails, visibly
-                self._pool.broken = True  # and the next run starts a fresh pool
-                batch = [error_reply(messages[p], err) for p in positions]
-            for position, reply in zip(positions, batch, strict=True):
+        for actor, positions, ref in calls:
+            for position, reply in zip(positions, self._batch(actor, ref, [
+                messages[p] for p in positions], deadline), strict=True):
                 replies[position] = reply
         return replies  # type: ignore[return-value]
+
+    def _batch(self, actor: int, ref: Any, sent: list[Message], deadline: float | None) -> list:
+        """One actor's replies; Error replies for all of them if the actor is lost or hangs."""
+        ready, _ = self._ray.wait([ref], timeout=deadline)
+        if not ready:
+            self._replace(actor)
+            return [failure_reply(m, f"worker gave no answer within {deadline:g} s") for m in sent]
+        try:
+            return self._ray.get(ref)
+        except self._ray.exceptions.RayActorError as err:  # died mid-round: fail, replace
+            self._replace(actor)
+            return [failure_reply(m, f"worker lost: {type(err).__name__}") for m in sent]
+        except Exception as err:  # the actor is alive but broken: the next run starts afresh
+            self._pool.broken = True
+            return [error_reply(m, err) for m in sent]
+
+    def _replace(self, actor: int) -> None:
+        """A fresh actor in place of a lost or hung one, started on this run."""
+        self._ray.kill(self._actors[actor])
+        self._actors[actor] = self._pool.worker.remote(self._threads)
+        self._actors[actor].reset.remote(*self._reset_args)
+
+    def node_states(self) -> dict[int, RecordDict]:
+        """Every node's Context.state, gathered from the actors."""
+        states: dict[int, RecordDict] = {}
+        for part in self._ray.get([a.node_states.remote() for a in self._actors]):
+            states.update(part)
+        return states
+
+    def restore_node_states(self, states: dict[int, RecordDict]) -> None:
+        """Send each actor the checkpointed Context.state of the nodes it hosts."""
+        shares: dict[int, dict[int, RecordDict]] = {}
+        for node_id, state in states.items():
+            shares.setdefault(self._actor_of(node_id), {})[node_id] = state
+        self._ray.get(
+            [self._actors[a].restore_node_states.remote(s) for a, s in shares.items()]
+        )
 
     def close(self) -> None:
         """End this run; the actors stay up for the next one (see `shutdown_pool`)."""

@@ -23,6 +23,16 @@ def average_metrics(records: list[RecordDict], weight_key: str) -> MetricRecord:
     return MetricRecord(weighted_means(rows, weight_key) or {})
 
 
+def weight_key(cfg: Config) -> str:
+    """The reply metric FedAvg weighs updates by: examples, or 1 per client under user-level
+    DP (its noise is calibrated to the unweighted mean; fedsim.privacy.client_mods)."""
+    if cfg.privacy.mode == "user" and not cfg.secagg.enabled:
+        from fedsim.privacy.client_mods import UNIT_WEIGHT_KEY
+
+        return UNIT_WEIGHT_KEY
+    return WEIGHT_KEY
+
+
 def sampling(cfg: Config) -> dict[str, Any]:
     """Arguments every strategy shares: exact per-round sample sizes, all nodes available."""
     n = cfg.data.num_clients
@@ -34,7 +44,7 @@ def sampling(cfg: Config) -> dict[str, Any]:
         "min_train_nodes": train,
         "min_evaluate_nodes": evaluate,
         "min_available_nodes": n,
-        "weighted_by_key": WEIGHT_KEY,
+        "weighted_by_key": weight_key(cfg),
         "train_metrics_aggr_fn": average_metrics,
         "evaluate_metrics_aggr_fn": average_metrics,
     }
@@ -92,5 +102,14 @@ def _fedyogi(cfg: Config, common: dict[str, Any]) -> Strategy:
 
 
 def build_strategy(cfg: Config) -> Strategy:
-    """The Flower strategy named by ``strategy.name``, sampling as configured."""
-    return STRATEGIES.get(cfg.strategy.name)(cfg, sampling(cfg))
+    """The Flower strategy named by ``strategy.name``, sampling as configured, with client
+    updates clipped to ``strategy.clip_norm`` when that is set."""
+    from fedsim.engine.robust_strategies import with_update_clipping
+
+    return with_update_clipping(cfg, STRATEGIES.get(cfg.strategy.name)(cfg, sampling(cfg)))
+
+
+# Modules that register more strategies (they import STRATEGIES above):
+# independent: ensemble, oneshot (clients train independently, never averaged in training);
+# robust_strategies: fedmedian, fedtrimmedavg, krum, multikrum, bulyan.
+from fedsim.engine import independent, robust_strategies  # noqa: E402, F401

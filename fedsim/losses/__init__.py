@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fedsim.losses.base import LOSSES, REDUCTIONS, LossSpec, is_decomposable, reduce
 from fedsim.losses.contrastive import clip_loss, info_nce
+from fedsim.losses.ddpm import ddpm_mse
 from fedsim.losses.distances import DISTANCES, paired_distances, pairwise_distances
 from fedsim.losses.margin import pairwise_margin, triplet_margin
 from fedsim.losses.npair import npair, npair_in_batch
@@ -18,6 +19,7 @@ __all__ = [
     "REDUCTIONS",
     "LossSpec",
     "clip_loss",
+    "ddpm_mse",
     "info_nce",
     "is_decomposable",
     "npair",

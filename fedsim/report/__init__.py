@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fedsim.report import artifacts, clients, overview, plots, provenance, training
+from fedsim.report import (
+    artifacts,
+    attacks,
+    clients,
+    overview,
+    plots,
+    privacy,
+    provenance,
+    secagg,
+    training,
+)
 from fedsim.report.load import RunRecord, load_run
 
 __all__ = ["REPORT_NAME", "render", "write_report"]
@@ -40,7 +50,10 @@ def render(run: RunRecord, figures: set[str]) -> str:
         clients.clients(run, figures),
         artifacts.section(run),
         training.failures(run),
-        overview.privacy(run),
+        privacy.section(run),
+        secagg.section(run),
+        attacks.malicious(run),
+        attacks.attack_outputs(run),
         training.round_table(run),
         provenance.reproducibility(run),
         provenance.config(run),

@@ -59,8 +59,18 @@ def failures(run: RunRecord) -> list[str]:
     lines += [
         f"Failed client replies: {count}, in {len(per_round)} of {len(run.rounds)} rounds.",
         "",
+        *_by_client(run.summary.get("failed_clients")),
     ]
     return lines + fmt.table(["round", "failures", "by stage", "reasons"], rows)
+
+
+def _by_client(counts: object) -> list[str]:
+    """One line naming each failing client (partition id) and how often it failed."""
+    if not isinstance(counts, dict) or not counts:
+        return []
+    ranked = sorted(counts.items(), key=lambda item: (-int(item[1]), str(item[0])))
+    return ["By client (partition: failed replies): "
+            + ", ".join(f"{client}: {n}" for client, n in ranked), ""]
 
 
 def _record_cells(record: dict, section: str, keys: tuple[str, ...]) -> list[str]:

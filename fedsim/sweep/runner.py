@@ -8,16 +8,22 @@ summary.json, so re-running the same command after a kill runs only the missing 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from fedsim.config import apply_overrides, parse_config
 from fedsim.engine.run import run
+from fedsim.sweep.curves import plot_loss_curves
+from fedsim.sweep.plots import SWEEP_PLOTS
+from fedsim.sweep.rigor import rigor_section
 from fedsim.sweep.spec import Cell, SweepSpec, load_spec
 from fedsim.sweep.table import write_tables
-from fedsim.tracking.run_dir import write_text
+from fedsim.tracking.manifest import build_manifest, now
+from fedsim.tracking.run_dir import write_json, write_text
 
 
 def finished_run(cell_dir: Path) -> Path | None:
@@ -34,7 +40,24 @@ def _row(cell: Cell, run_dir: Path, sweep_dir: Path) -> dict[str, Any]:
                      for a in summary.get("artifacts", []) if a["file"].endswith(".png")]
     row.update({f"dev_{k}": v for k, v in summary["final"]["dev"].items()})
     row.update({f"test_{k}": v for k, v in summary["final"]["test"].items()})
+    row.update(_run_facts(run_dir, summary, sweep_dir))
     return row
+
+
+def _run_facts(run_dir: Path, summary: dict[str, Any], sweep_dir: Path) -> dict[str, Any]:
+    """What sweep plots and the checklist read besides the metrics."""
+    config = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
+    return {
+        "run_dir": str(run_dir.relative_to(sweep_dir)),
+        "task_name": summary["task"],
+        "strategy": summary["strategy"],
+        "rounds": summary["rounds"],
+        "num_clients": summary.get("num_clients", config["data"]["num_clients"]),
+        "local_steps": config["client"]["local_steps"],
+        "bytes": summary["bytes"]["sent"] + summary["bytes"]["received"],
+        "privacy_mode": summary["privacy"]["mode"],
+        "overlap": summary.get("overlap"),
+    }
 
 
 def _run_cell(spec: SweepSpec, cell: Cell, cell_dir: Path) -> Path:
@@ -48,11 +71,12 @@ def run_sweep(path: Path, overrides: tuple[str, ...], sweeps_dir: Path) -> Path:
     sweep_dir = sweeps_dir / spec.name
     (sweep_dir / "cells").mkdir(parents=True, exist_ok=True)
     write_text(sweep_dir / "spec.toml", path.read_text(encoding="utf-8"))
-    rows, started = [], time.perf_counter()
+    rows, started, ran = [], time.perf_counter(), 0
     for i, cell in enumerate(spec.cells, 1):
         cell_dir = sweep_dir / "cells" / cell.name
         run_dir = finished_run(cell_dir)
         state = "done before" if run_dir else "ran"
+        ran += not run_dir
         run_dir = run_dir or _run_cell(spec, cell, cell_dir)
         rows.append(_row(cell, run_dir, sweep_dir))
         print(f"[{i}/{len(spec.cells)}] {cell.name}: {state}", file=sys.stderr, flush=True)
@@ -60,6 +84,37 @@ def run_sweep(path: Path, overrides: tuple[str, ...], sweeps_dir: Path) -> Path:
     metrics = [f"dev_{m}" for m in spec.metrics] or sorted(
         k for k in rows[0] if k.startswith(("dev_", "test_")))
     table = write_tables(sweep_dir, rows, labels, metrics)
-    print(table, file=sys.stderr)
+    report = _figures_and_checklist(spec, sweep_dir, rows, labels, metrics,
+                                    time.perf_counter() - started, ran)
+    print(table + report, file=sys.stderr)
     print(f"sweep wall time {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return sweep_dir
+
+
+def _earlier_invocations(path: Path) -> list[dict[str, Any]]:
+    """What earlier runs of this sweep's command recorded (a resumed sweep keeps them)."""
+    try:
+        return list(json.loads(path.read_text(encoding="utf-8")).get("invocations", []))
+    except (OSError, ValueError):
+        return []
+
+
+def _figures_and_checklist(spec: SweepSpec, sweep_dir: Path, rows: list[dict[str, Any]],
+                           labels: list[str], metrics: list[str], seconds: float, ran: int
+                           ) -> str:
+    """Sweep plots, loss curves, manifest.json and the checklist, appended to results.md."""
+    figures = {name: SWEEP_PLOTS.get(name)(sweep_dir, rows, labels, metrics)
+               for name in spec.plots}
+    curves = plot_loss_curves(sweep_dir, rows, labels)
+    manifest = build_manifest(spec.seeds[0], str(spec.base.get("run", {}).get("backend", "")))
+    manifest.update(seeds=list(spec.seeds), hparams=spec.hparams, sweep_seconds=seconds,
+                    cells=len(rows), cells_run=ran, finished_at=now(), status="finished",
+                    load_average=[round(x, 2) for x in os.getloadavg()])
+    manifest["invocations"] = [*_earlier_invocations(sweep_dir / "manifest.json"), {
+        "finished_at": manifest["finished_at"], "seconds": seconds, "cells_run": ran}]
+    write_json(sweep_dir / "manifest.json", manifest)
+    text = "".join(f"\n![{name}]({file})\n" for name, file in figures.items())
+    text += rigor_section(spec, rows, manifest, curves)
+    with (sweep_dir / "results.md").open("a", encoding="utf-8") as handle:
+        handle.write(text)
+    return text

@@ -12,7 +12,15 @@ set = ["task.name=metric"]       # overrides applied to every cell
 [[variant]]                       # optional named variants (crossed with the grid)
 name = "triplet"
 set = ["task.loss=triplet_margin"]
+axis = "variant"                  # optional: variants of different axes are crossed
 ```
+
+`[sweep] include = ["other.toml"]` appends the [[variant]] tables of other files (shared axes).
+
+Variants link several keys (e.g. run.rounds and client.local_steps of one aggregation
+period); `axis` crosses groups of them (e.g. data settings x aggregation periods), each axis a
+column of the results. `[sweep] hparams` says how the hyper-parameters were chosen (the
+report flags it when missing); `[sweep] plots` names sweep-level figures (fedsim.sweep.plots).
 """
 
 from __future__ import annotations
@@ -25,8 +33,11 @@ from typing import Any
 
 from fedsim.config import apply_overrides, parse_config, read_toml
 from fedsim.errors import ConfigError
+from fedsim.sweep.plots import SWEEP_PLOTS
 
 SAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+NOT_STATED = "not stated"
+DEFAULT_AXIS = "variant"
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,9 @@ class SweepSpec:
     base: dict[str, Any]
     cells: tuple[Cell, ...]
     metrics: tuple[str, ...]
+    seeds: tuple[int, ...] = (0,)
+    hparams: str = NOT_STATED  # how the hyper-parameters were chosen
+    plots: tuple[str, ...] = ()  # sweep-level figures, by name (fedsim.sweep.plots)
 
 
 def _strings(value: Any, key: str) -> list[str]:
@@ -70,17 +84,25 @@ def override_value(value: Any) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value)
 
 
-def _variants(raw: Any) -> list[tuple[str, list[str]]]:
+Variant = tuple[str, str, list[str]]  # (axis, name, overrides)
+
+
+def _variants(raw: Any) -> list[tuple[Variant, ...]]:
+    """Every combination of one variant per axis (axes in order of first appearance)."""
     if not raw:
-        return [("", [])]
+        return [()]
     if not isinstance(raw, list):
         raise ConfigError("variant", "expected [[variant]] tables with name and set")
-    out = []
+    axes: dict[str, list[Variant]] = {}
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise ConfigError(f"variant[{i}].name", "every variant needs a name")
-        out.append((item["name"], _strings(item.get("set", []), f"variant[{i}].set")))
-    return out
+        axis = item.get("axis", DEFAULT_AXIS)
+        if not isinstance(axis, str) or not axis:
+            raise ConfigError(f"variant[{i}].axis", f"expected a column name, got {axis!r}")
+        sets = _strings(item.get("set", []), f"variant[{i}].set")
+        axes.setdefault(axis, []).append((axis, item["name"], sets))
+    return [tuple(combo) for combo in itertools.product(*axes.values())]
 
 
 def _cells(sweep: dict[str, Any], raw: dict[str, Any]) -> tuple[Cell, ...]:
@@ -89,15 +111,28 @@ def _cells(sweep: dict[str, Any], raw: dict[str, Any]) -> tuple[Cell, ...]:
         raise ConfigError("sweep.seeds", f"expected a list of seeds >= 0, got {seeds!r}")
     common = _strings(sweep.get("set", []), "sweep.set")
     cells = []
-    for (variant, sets), combo, seed in itertools.product(
+    for variants, combo, seed in itertools.product(
             _variants(raw.get("variant")), _grid(raw.get("grid", {})), seeds):
+        sets = [s for _, _, overrides in variants for s in overrides]
         grid_sets = [f"{k}={v}" for k, v in combo]
-        parts = [variant] * bool(variant) + [f"{k}={v}" for k, v in combo]
+        parts = [label for _, label, _ in variants] + [f"{k}={v}" for k, v in combo]
         name = SAFE.sub("_", "-".join([*parts, f"seed{seed}"]).replace('"', ""))
-        labels = (("variant", variant),) * bool(variant) + tuple(
+        labels = tuple((axis, label) for axis, label, _ in variants) + tuple(
             (k, v.strip('"')) for k, v in combo)
         cells.append(Cell(name, (*common, *sets, *grid_sets, f"run.seed={seed}"), labels))
     return tuple(cells)
+
+
+def _included_variants(path: Path, sweep: dict[str, Any]) -> list[Any]:
+    """[[variant]] tables of the files in ``[sweep] include`` (relative to `path`), in order:
+    several specs can share one axis (e.g. the aggregation periods of a fixed budget)."""
+    out: list[Any] = []
+    for name in _strings(sweep.get("include", []), "sweep.include"):
+        included = read_toml(path.parent / name)
+        if set(included) - {"variant"}:
+            raise ConfigError("sweep.include", f"{name} may hold [[variant]] tables only")
+        out += included.get("variant", [])
+    return out
 
 
 def load_spec(path: Path, overrides: tuple[str, ...] = ()) -> SweepSpec:
@@ -108,12 +143,21 @@ def load_spec(path: Path, overrides: tuple[str, ...] = ()) -> SweepSpec:
         allowed = "allowed: sweep, grid, variant"
         raise ConfigError(sorted(unknown)[0], f"unknown sweep section; {allowed}")
     sweep = raw.get("sweep", {})
+    raw = {**raw, "variant": [*raw.get("variant", []), *_included_variants(path, sweep)]}
     base: dict[str, Any] = {}
     if "config" in sweep:
         base = read_toml(path.parent / str(sweep["config"]))
     base = apply_overrides(base, list(overrides))
+    hparams = sweep.get("hparams", NOT_STATED)
+    if not isinstance(hparams, str):
+        raise ConfigError("sweep.hparams", "expected a sentence: how the hyper-parameters "
+                          "were chosen (e.g. 'grid search on dev, seed 0')")
     spec = SweepSpec(str(sweep.get("name", path.stem)), base, _cells(sweep, raw),
-                     tuple(_strings(sweep.get("metrics", []), "sweep.metrics")))
+                     tuple(_strings(sweep.get("metrics", []), "sweep.metrics")),
+                     tuple(sweep.get("seeds", [0])), hparams.strip() or NOT_STATED,
+                     tuple(_strings(sweep.get("plots", []), "sweep.plots")))
+    for name in spec.plots:
+        SWEEP_PLOTS.get(name)
     for cell in spec.cells:
         parse_config(apply_overrides(base, list(cell.overrides)))
     return spec

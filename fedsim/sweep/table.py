@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -11,21 +12,30 @@ from typing import Any
 
 TOO_GOOD = 0.99  # an accuracy-like metric this high points at leakage or a trivial task
 SPREAD = 0.25  # std above this fraction of |mean| is flagged as high variability
+TINY_SPREAD = 1e-6  # std at most this fraction of |mean| (or exactly 0) is flagged as ~0
+CHANCE_AUC, CHANCE_TOL = 0.5, 0.005  # an attack AUC this close to 0.5 on a non-private model
+ACCURACY_LIKE = ("acc", "recall")
+LEAKAGE = "check for train/test leakage (Split overlap below) or a trivial task"
 
 
 def group_key(row: dict[str, Any], label_columns: list[str]) -> tuple[str, ...]:
     return tuple(str(row[c]) for c in label_columns)
 
 
-def flags(metric: str, values: list[float]) -> list[str]:
-    """Warnings a careful reviewer would raise about one group's values."""
+def flags(metric: str, values: list[float], private: bool = False) -> list[str]:
+    """Warnings a careful reviewer would raise about one group's values (course notes: a
+    spread across seeds too large or too low is a red flag; so is a result too good)."""
     out = []
-    if len(values) > 1 and statistics.pstdev(values) == 0.0:
-        out.append(f"{metric} identical across seeds (is the seed used?)")
-    elif len(values) > 1 and statistics.stdev(values) > SPREAD * abs(statistics.fmean(values)):
+    mean = statistics.fmean(values)
+    if len(values) > 1 and statistics.stdev(values) <= TINY_SPREAD * abs(mean):
+        out.append(f"{metric} identical across seeds (std ~0: is the seed used?)")
+    elif len(values) > 1 and statistics.stdev(values) > SPREAD * abs(mean):
         out.append(f"{metric} varies a lot across seeds")
-    if "acc" in metric and statistics.fmean(values) >= TOO_GOOD:
-        out.append(f"{metric} >= {TOO_GOOD}: check for train/test leakage")
+    if any(a in metric for a in ACCURACY_LIKE) and mean >= TOO_GOOD:
+        out.append(f"{metric} >= {TOO_GOOD}: too good? {LEAKAGE}")
+    if "auc" in metric and not private and abs(mean - CHANCE_AUC) <= CHANCE_TOL:
+        out.append(f"{metric} at chance on a non-private model: too good to be true? check "
+                   "that the attack's members were trained on and its non-members were not")
     return out
 
 
@@ -41,11 +51,13 @@ def summarize(rows: list[dict[str, Any]], label_columns: list[str], metrics: lis
         entry["seeds"] = sorted(m["seed"] for m in members)
         entry["flags"] = []
         for metric in metrics:
-            values = [float(m[metric]) for m in members if metric in m]
+            values = [float(m[metric]) for m in members
+                      if metric in m and not math.isnan(float(m[metric]))]
             if values:
                 entry[metric] = (statistics.fmean(values),
                                  statistics.stdev(values) if len(values) > 1 else 0.0)
-                entry["flags"] += flags(metric, values)
+                private = any(m.get("privacy_mode", "none") != "none" for m in members)
+                entry["flags"] += flags(metric, values, private)
         out.append(entry)
     return out
 
@@ -85,7 +97,7 @@ def gallery(rows: list[dict[str, Any]], label_columns: list[str]) -> str:
 def write_tables(sweep_dir: Path, rows: list[dict[str, Any]], label_columns: list[str],
                  metrics: list[str]) -> str:
     """results.csv (a row per cell), results.json and results.md (grouped); returns the md."""
-    columns = [*label_columns, "seed", "cell", *metrics, "wall_seconds"]
+    columns = [*label_columns, "seed", "cell", *metrics, "wall_seconds", "bytes"]
     with (sweep_dir / "results.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()

@@ -7,6 +7,7 @@ from fedsim.data import FederatedData
 from fedsim.tasks import (
     classify,  # noqa: F401  (registers "classify")
     clip,  # noqa: F401  (registers "clip")
+    diffusion,  # noqa: F401  (registers "diffusion")
     metric,  # noqa: F401  (registers "metric")
     nextword,  # noqa: F401  (registers "nextword")
     toy_triplet,  # noqa: F401  (registers "toy-triplet")

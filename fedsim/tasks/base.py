@@ -63,3 +63,13 @@ def task_artifacts(task: object, model: nn.Module, data: object, run_dir: object
     """Call the task's optional `write_artifacts(model, data, run_dir)` hook."""
     hook = getattr(task, "write_artifacts", None)
     return list(hook(model, data, run_dir)) if hook else []
+
+
+def task_round_metrics(
+    task: object, model: nn.Module, server_round: int, run_dir: object, writer: object = None
+) -> dict[str, float]:
+    """Call the task's optional `round_metrics(model, server_round, run_dir, writer)` hook:
+    extra central metrics of this round (expensive ones every few rounds; {} otherwise); it
+    may write files into `run_dir` and images to the TensorBoard `writer`."""
+    hook = getattr(task, "round_metrics", None)
+    return dict(hook(model, server_round, run_dir, writer)) if hook else {}

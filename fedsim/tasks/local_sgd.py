@@ -10,6 +10,7 @@ from torch.optim.sgd import sgd as torch_sgd_update
 
 from fedsim.config import ClientSection
 from fedsim.data import ArrayDataset
+from fedsim.privacy.active import active_record_dp
 from fedsim.tasks.base import TrainResult
 
 BatchLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -127,8 +128,12 @@ def local_sgd(
 ) -> TrainResult:
     """Train `model` in place on `shard`; returns examples used, steps and mean loss.
 
-    `batches` (index tensors into the shard) default to `batch_schedule`.
+    `batches` (index tensors into the shard) default to `batch_schedule`. Under record-level
+    DP (an open `fedsim.privacy.active` session) the session trains instead: DP-SGD.
     """
+    private = active_record_dp()
+    if private is not None:
+        return private.train(model, shard, client, generator, batch_loss, proximal_mu, batches)
     device = next(model.parameters()).device
     x_all, y_all = torch.tensor(shard.x), torch.tensor(shard.y)  # shards are read-only views
     if batches is None:

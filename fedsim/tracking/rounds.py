@@ -35,9 +35,14 @@ class RoundTracker:
         )
         self._start = self._last = time.perf_counter()
         self.sent = self.received = self.failures = 0
+        self.failed_clients: dict[str, int] = {}  # partition id -> failed replies
 
-    def log_round(self, server_round: int, dev: dict[str, float], log: RoundLog) -> dict[str, Any]:
-        """Record round `server_round` (0 = the initial model) and return its row."""
+    def log_round(
+        self, server_round: int, dev: dict[str, float], log: RoundLog,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record round `server_round` (0 = the initial model) and return its row; `extra`
+        fields (e.g. ``privacy``) are added to the row as they are."""
         now = time.perf_counter()
         row: dict[str, Any] = {"round": server_round, "wall_seconds": now - self._start, "dev": dev}
         if server_round > 0:
@@ -51,6 +56,10 @@ class RoundTracker:
             )
             self.sent, self.received = self.sent + log.sent, self.received + log.received
             self.failures += len(log.failures)
+            for failure in log.failures:
+                key = str(failure.get("partition_id", failure.get("node_id")))
+                self.failed_clients[key] = self.failed_clients.get(key, 0) + 1
+        row.update(extra or {})
         self._last = now
         self._jsonl.write(json.dumps(row, sort_keys=True) + "\n")
         self._jsonl.flush()
@@ -72,6 +81,30 @@ class RoundTracker:
             self._tb.add_scalar("bytes/received", row["bytes"]["received"], step)
         if "failures" in row:
             self._tb.add_scalar("clients/failures", len(row["failures"]), step)
+
+    def state(self) -> dict[str, Any]:
+        """Totals so far and the elapsed time, for a checkpoint."""
+        return {
+            "sent": self.sent, "received": self.received, "failures": self.failures,
+            "failed_clients": dict(self.failed_clients),
+            "wall_seconds": time.perf_counter() - self._start,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's `state()`: totals, wall clock and progress bar."""
+        self.sent, self.received = int(state["sent"]), int(state["received"])
+        self.failures = int(state["failures"])
+        self.failed_clients = {str(k): int(v) for k, v in state["failed_clients"].items()}
+        self._start = time.perf_counter() - float(state["wall_seconds"])
+
+    def skip(self, rounds: int) -> None:
+        """Count `rounds` already done (a resumed run) on the progress bar."""
+        self._bar.update(rounds)
+
+    @property
+    def writer(self) -> SummaryWriter:
+        """The run's TensorBoard writer (tasks add images to it)."""
+        return self._tb
 
     def close(self) -> None:
         """Flush and close every writer."""

@@ -31,6 +31,8 @@ def create_run_dir(runs_dir: str | Path, name: str) -> Path:
             return path
         except FileExistsError:
             continue
+        except OSError as err:  # read-only or full disk: a clear error, not a traceback
+            raise ConfigError("run.runs_dir", f"cannot create {path}: {err.strerror}") from None
     raise ConfigError("run.runs_dir", f"too many runs named {stem} in {parent}")
 
 

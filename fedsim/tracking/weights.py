@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from fedsim.errors import DataError
+
 
 def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
     """sha256 over (name, dtype, shape, little-endian bytes) of each tensor, in name order."""
@@ -27,3 +29,20 @@ def save_weights(state: Mapping[str, torch.Tensor], path: Path) -> str:
     save_file(tensors, str(tmp))
     tmp.replace(path)
     return weights_sha256(tensors)
+
+
+def load_state(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file written by `save_weights` (on CPU).
+
+    Only safetensors is read (no pickle); a missing, truncated or corrupt file is a DataError
+    naming it.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise DataError(f"{path}: weights file not found") from None
+    except (SafetensorError, OSError, ValueError) as err:
+        raise DataError(f"{path}: truncated or corrupt safetensors file ({err})") from None

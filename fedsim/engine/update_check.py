@@ -1,0 +1,84 @@
+"""Server-side validation of client updates, before any of them reaches aggregation.
+
+A reply to a training message is refused when its arrays are not the model the server sent
+(other names or shapes, or dtypes of another kind: FedAdam/FedYogi send float64 models to
+float32 clients, so float32 vs float64 is fine, int vs float is not), hold NaN/Inf, lie
+further than `max_update_norm` from the global model (L2 over all tensors), or its example
+count is not a finite positive number.
+The reason is a short sentence that the run records name per client and round.
+
+Only the ordinary shape of a training exchange is checked: one ArrayRecord sent, one
+received. Other exchanges (e.g. SecAgg+ stages, whose masked vectors travel in
+ConfigRecords) pass through untouched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from flwr.app import ArrayRecord, RecordDict
+
+WEIGHT_KEY = "num-examples"
+
+
+def single_arrays(content: RecordDict) -> ArrayRecord | None:
+    """The message's one ArrayRecord, or None when it has none or several."""
+    records = list(content.array_records.values())
+    return records[0] if len(records) == 1 else None
+
+
+def _structure_problem(sent: ArrayRecord, got: ArrayRecord) -> str | None:
+    if list(got.keys()) != list(sent.keys()):
+        missing = sorted(set(sent) - set(got))[:3]
+        extra = sorted(set(got) - set(sent))[:3]
+        return f"arrays do not match the model (missing {missing}, unexpected {extra})"
+    for name, array in got.items():
+        want = sent[name]
+        if tuple(array.shape) != tuple(want.shape):
+            return f"{name}: shape {tuple(array.shape)}, expected {tuple(want.shape)}"
+        if np.dtype(array.dtype).kind != np.dtype(want.dtype).kind:
+            return f"{name}: dtype {array.dtype}, expected {want.dtype}"
+    return None
+
+
+def _values_problem(sent: ArrayRecord, got: ArrayRecord, max_update_norm: float) -> str | None:
+    squared = 0.0
+    for name, array in got.items():
+        values = array.numpy()
+        if values.dtype.kind in "fc" and not np.isfinite(values).all():
+            return f"{name}: contains NaN or Inf"
+        if max_update_norm > 0:
+            delta = values.astype(np.float64) - sent[name].numpy().astype(np.float64)
+            squared += float(np.dot(delta.ravel(), delta.ravel()))
+    norm = math.sqrt(squared)
+    if max_update_norm > 0 and not norm <= max_update_norm:
+        return f"update norm {norm:.4g} exceeds strategy.max_update_norm = {max_update_norm:g}"
+    return None
+
+
+def _weight_problem(reply: RecordDict) -> str | None:
+    for record in reply.metric_records.values():
+        if WEIGHT_KEY in record:
+            value = record[WEIGHT_KEY]
+            ok = isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+            return None if ok else f"{WEIGHT_KEY} = {value!r} is not a positive finite number"
+    return None
+
+
+def update_problem(sent: RecordDict, reply: RecordDict, max_update_norm: float) -> str | None:
+    """Why the training reply `reply` to `sent` must not be aggregated, or None if it may."""
+    sent_arrays = single_arrays(sent)
+    masked = not any(len(r) for r in reply.array_records.values())  # SecAgg+ empties them
+    if sent_arrays is None or (masked and reply.config_records):
+        return None
+    got = single_arrays(reply)
+    if got is None:
+        return f"expected one ArrayRecord, got {len(reply.array_records)}"
+    if len(reply.metric_records) != 1:
+        return f"expected one MetricRecord, got {len(reply.metric_records)}"
+    return (
+        _structure_problem(sent_arrays, got)
+        or _values_problem(sent_arrays, got, max_update_norm)
+        or _weight_problem(reply)
+    )

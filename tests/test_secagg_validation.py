@@ -23,7 +23,6 @@ REFUSED = [
      "in the clear"),
     ([*USER, "--set", "privacy.epsilon_budget=3.0"], "privacy.epsilon_budget", "legacy path"),
     (["--set", "privacy.mode=record"], "privacy.mode", "legacy path"),
-    (["--set", "attack.mia_target=client"], "attack.mia_target", "one client's update"),
     (["--set", "secagg.num_shares=4"], "secagg.num_shares", "must be odd"),
     (["--set", "secagg.num_shares=11"], "secagg.num_shares", "10 clients per round"),
     (["--set", "secagg.reconstruction_threshold=3"], "secagg.reconstruction_threshold",

@@ -17,6 +17,7 @@ import pytest
 
 from fedsim.tracking.checkpoint import Checkpoint, checkpoint_path, read_checkpoint
 from tests.conftest import SMALL
+from tests.helpers import run_config, small_config
 
 # FedAdam (server-optimizer state), 2 of 4 clients sampled per round (sampling RNG), and one
 # straggler that sleeps 0.3 s per round (no timeout) so that the run can be killed mid-way.
@@ -75,10 +76,8 @@ def test_sigkill_then_resume_gives_the_same_weights(tmp_path: Path, backend: str
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == str(killed)
 
-    reference = subprocess.run(_run_args(tmp_path / "whole", backend), env=ENV,
-                               capture_output=True, text=True, timeout=300)
-    assert reference.returncode == 0, reference.stderr
-    whole = Path(reference.stdout.strip().splitlines()[-1])
+    (tmp_path / "whole").mkdir()  # the uninterrupted reference, in this process
+    whole = run_config(small_config(tmp_path / "whole", *RESUMABLE, f"run.backend={backend}"))[0]
     assert _sha(killed) == _sha(whole)
 
     rows = [json.loads(x) for x in (killed / "metrics.jsonl").read_text().splitlines()]
@@ -157,7 +156,6 @@ def test_resume_from_a_copied_checkpoint_matches(runs_dir: Path, monkeypatch, se
 
     from fedsim.engine.resume import ResumePlan
     from fedsim.engine.run import resume
-    from tests.helpers import run_config, small_config
 
     original, copies = ResumePlan.save, []
 

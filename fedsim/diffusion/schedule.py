@@ -8,9 +8,12 @@ constants come from diffusers' DDPMScheduler so that training and sampling agree
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler
+
+if TYPE_CHECKING:  # diffusers imports torch._dynamo (~1.5 s): only where a schedule is built
+    from diffusers import DDIMScheduler, DDPMScheduler
 
 BETA_START, BETA_END = 1e-4, 0.02
 DIFFUSERS_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
@@ -24,11 +27,15 @@ def scheduler_kwargs(steps: int, schedule: str, clip_sample: bool = True) -> dic
 
 def ddpm_scheduler(steps: int, schedule: str, clip_sample: bool = True) -> DDPMScheduler:
     """diffusers' ancestral DDPM scheduler for this schedule (posterior variance beta~_t)."""
+    from diffusers import DDPMScheduler
+
     return DDPMScheduler(**scheduler_kwargs(steps, schedule, clip_sample))
 
 
 def ddim_scheduler(steps: int, schedule: str, clip_sample: bool = True) -> DDIMScheduler:
     """diffusers' DDIM scheduler (eta = 0: deterministic) for this schedule."""
+    from diffusers import DDIMScheduler
+
     return DDIMScheduler(**scheduler_kwargs(steps, schedule, clip_sample))
 
 

@@ -21,6 +21,7 @@ from fedsim.sweep.curves import plot_loss_curves
 from fedsim.sweep.plots import SWEEP_PLOTS
 from fedsim.sweep.rigor import rigor_section
 from fedsim.sweep.spec import Cell, SweepSpec, load_spec
+from fedsim.sweep.summary_path import metric_column, summary_metrics
 from fedsim.sweep.table import write_tables
 from fedsim.tracking.manifest import build_manifest, now
 from fedsim.tracking.run_dir import write_json, write_text
@@ -32,7 +33,8 @@ def finished_run(cell_dir: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def _row(cell: Cell, run_dir: Path, sweep_dir: Path) -> dict[str, Any]:
+def _row(cell: Cell, run_dir: Path, sweep_dir: Path, metrics: tuple[str, ...] = ()
+         ) -> dict[str, Any]:
     summary = json.loads((run_dir / "summary.json").read_text())
     row: dict[str, Any] = dict(cell.labels)
     row.update(seed=summary["seed"], cell=cell.name, wall_seconds=summary["wall_seconds"])
@@ -40,6 +42,7 @@ def _row(cell: Cell, run_dir: Path, sweep_dir: Path) -> dict[str, Any]:
                      for a in summary.get("artifacts", []) if a["file"].endswith(".png")]
     row.update({f"dev_{k}": v for k, v in summary["final"]["dev"].items()})
     row.update({f"test_{k}": v for k, v in summary["final"]["test"].items()})
+    row.update(summary_metrics(summary, metrics))
     row.update(_run_facts(run_dir, summary, sweep_dir))
     return row
 
@@ -57,6 +60,13 @@ def _run_facts(run_dir: Path, summary: dict[str, Any], sweep_dir: Path) -> dict[
         "bytes": summary["bytes"]["sent"] + summary["bytes"]["received"],
         "privacy_mode": summary["privacy"]["mode"],
         "overlap": summary.get("overlap"),
+        # privacy_utility / robustness_heatmap plots (fedsim.sweep.privacy_plot, robustness_plot)
+        "epsilon": summary["privacy"].get("epsilon"),
+        "target_epsilon": config.get("privacy", {}).get("target_epsilon", 0.0),
+        "secagg": bool(config.get("secagg", {}).get("enabled", False)),
+        "mia": summary.get("attacks", {}).get("mia"),
+        "behaviour": config.get("attack", {}).get("behaviour", "none"),
+        "malicious_fraction": config.get("attack", {}).get("malicious_fraction", 0.0),
     }
 
 
@@ -78,10 +88,10 @@ def run_sweep(path: Path, overrides: tuple[str, ...], sweeps_dir: Path) -> Path:
         state = "done before" if run_dir else "ran"
         ran += not run_dir
         run_dir = run_dir or _run_cell(spec, cell, cell_dir)
-        rows.append(_row(cell, run_dir, sweep_dir))
+        rows.append(_row(cell, run_dir, sweep_dir, spec.metrics))
         print(f"[{i}/{len(spec.cells)}] {cell.name}: {state}", file=sys.stderr, flush=True)
     labels = [c for c, _ in spec.cells[0].labels]
-    metrics = [f"dev_{m}" for m in spec.metrics] or sorted(
+    metrics = [metric_column(m) for m in spec.metrics] or sorted(
         k for k in rows[0] if k.startswith(("dev_", "test_")))
     table = write_tables(sweep_dir, rows, labels, metrics)
     report = _figures_and_checklist(spec, sweep_dir, rows, labels, metrics,
@@ -113,7 +123,8 @@ def _figures_and_checklist(spec: SweepSpec, sweep_dir: Path, rows: list[dict[str
     manifest["invocations"] = [*_earlier_invocations(sweep_dir / "manifest.json"), {
         "finished_at": manifest["finished_at"], "seconds": seconds, "cells_run": ran}]
     write_json(sweep_dir / "manifest.json", manifest)
-    text = "".join(f"\n![{name}]({file})\n" for name, file in figures.items())
+    text = "".join(f"\n{(sweep_dir / file).read_text(encoding='utf-8')}\n" if file.endswith(".md")
+                   else f"\n![{name}]({file})\n" for name, file in figures.items())
     text += rigor_section(spec, rows, manifest, curves)
     with (sweep_dir / "results.md").open("a", encoding="utf-8") as handle:
         handle.write(text)

@@ -5,7 +5,8 @@
 name = "semi_hard_vs_random"
 config = "quickstart.toml"        # optional base config, relative to this file
 seeds = [0, 1, 2]
-metrics = ["knn_accuracy"]       # the final dev metrics to tabulate (default: all)
+metrics = ["knn_accuracy"]       # the final dev metrics to tabulate (default: all); a name
+                                 # with a dot is a path into summary.json (summary_path.py)
 set = ["task.name=metric"]       # overrides applied to every cell
 [grid]                            # optional cross product
 "task.miner" = ["random", "semi_hard"]

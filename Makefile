@@ -9,7 +9,7 @@ export FLWR_DISABLE_UPDATE_CHECK=1
 export RAY_USAGE_STATS_ENABLED=0
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: setup demo test test-long bench lint clean
+.PHONY: setup demo test test-long bench bench-all lint clean
 
 $(STAMP): pyproject.toml scripts/setup_debian.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ test-long: setup
 
 bench: setup
 	$(PY) benchmarks/engine_overhead.py
+
+bench-all: setup
+	$(PY) benchmarks/engine_overhead.py
+	$(PY) benchmarks/scaling.py
+	$(PY) benchmarks/population.py
+	$(PY) benchmarks/dp_overhead.py
+	$(PY) benchmarks/secagg_overhead.py
+	$(PY) benchmarks/guard.py
+	$(PY) benchmarks/gpu_check.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 from flwr.app import Array, ArrayRecord, ConfigRecord, MetricRecord, RecordDict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fedsim.engine.faults import corrupt_arrays
 from fedsim.engine.update_check import update_problem
@@ -82,3 +84,23 @@ def test_exchanges_without_arrays_pass_through() -> None:
     assert update_problem(stage, _content(SENT), 0.0) is None
     masked = RecordDict({"masked": ConfigRecord({"v": [1, 2]})})
     assert update_problem(_sent(), masked, 0.0) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.lists(st.integers(0, 5), min_size=0, max_size=3).map(tuple),
+    sent_dtype=st.sampled_from(["float32", "float64", "int64"]),
+    got_dtype=st.sampled_from(["float32", "float64", "int64", "float16"]),
+    fortran=st.booleans(),
+)
+def test_values_view_equals_numpy(shape, sent_dtype, got_dtype, fortran) -> None:
+    """The zero-copy view holds exactly the reply's values, whatever header it has."""
+    from fedsim.engine.update_check import values_view
+
+    rng = np.random.default_rng(len(shape))
+    sent = Array(np.zeros(shape, dtype=sent_dtype))
+    values = np.asarray(rng.standard_normal(shape) * 100).astype(got_dtype)
+    got = Array(np.asfortranarray(values) if fortran else values)
+    view = values_view(sent, got)
+    np.testing.assert_array_equal(np.sort(view.ravel()), np.sort(got.numpy().ravel()))
+    assert view.dtype == got.numpy().dtype

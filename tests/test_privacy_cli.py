@@ -23,6 +23,9 @@ REFUSED = [
     ([*RECORD, "--set", "task.name=toy-triplet"], "privacy.mode", "privacy.mode = 'user'"),
     ([*RECORD, "--set", "task.name=nextword", "--set", "data.dataset=fortunes",
       "--set", "data.partitioner=natural", "--set", "task.model=lstm"], "task.model", "DPLSTM"),
+    # a killed Ray worker's nodes lose their accountants
+    ([*RECORD, "--set", "run.backend=ray", "--set", "faults.kill_worker_round=2"],
+     "faults.kill_worker_round", "accountants would start again from zero"),
     # epsilon <= 0 / no noise
     ([*RECORD, "--set", "privacy.target_epsilon=-1"], "privacy.target_epsilon", "allowed: >= 0"),
     ([*USER, "--set", "privacy.noise_multiplier=0"], "privacy.noise_multiplier", "infinite"),

@@ -131,3 +131,66 @@ def test_record_dp_same_weights_inline_and_ray(runs_dir: Path) -> None:
     assert inline["privacy"]["per_client"] == ray["privacy"]["per_client"]
     # 2 rounds of 3 of 4 clients: someone trained twice, so the state crossed rounds
     assert max(c["steps"] for c in inline["privacy"]["per_client"].values()) == 2 * 3
+
+
+def test_ledger_recomputes_epsilon_of_a_client_that_lost_its_accountant(tmp_path: Path) -> None:
+    """A replaced Ray worker restarts its nodes with empty Context.state: the client then
+    reports epsilon of its new steps only. The ledger counts every step it received."""
+    from types import SimpleNamespace
+
+    from fedsim.privacy.ledger import PrivacyLedger
+
+    cfg = small_config(tmp_path, *RECORD)
+    ledger = PrivacyLedger(cfg, SimpleNamespace(partitions=[range(10)]))
+    q, steps = 0.05, 20
+    one_round = epsilon([(1.0, q, steps)], cfg.privacy.delta)
+
+    def log(total: int) -> SimpleNamespace:
+        entry = {"stage": "train", "partition_id": 0, "dp_epsilon": one_round,
+                 "dp_noise_multiplier": 1.0, "dp_sample_rate": q, "dp_steps": steps,
+                 "dp_total_steps": total}
+        return SimpleNamespace(clients=[entry], declines=[])
+
+    assert ledger.observe(1, log(steps))["privacy"]["epsilon"]["0"] == one_round
+    assert not any("lost" in w for w in ledger.warnings)
+    after = ledger.observe(2, log(steps))["privacy"]["epsilon"]["0"]  # state lost: 20, not 40
+    assert after == pytest.approx(epsilon([(1.0, q, 2 * steps)], cfg.privacy.delta))
+    assert after > one_round
+    summary = ledger.summary()
+    assert summary["per_client"]["0"]["steps"] == 2 * steps
+    assert summary["per_client"]["0"]["epsilon"] == summary["epsilon"] == after
+    assert any(w.startswith("client 0 lost its privacy accountant") for w in summary["warnings"])
+
+
+def test_conv_per_example_grads_match_autograd_on_non_contiguous_inputs() -> None:
+    """Opacus' conv grad samples are wrong for non-contiguous inputs unless build_model's
+    pre-hook makes them contiguous; with it they equal per-example autograd."""
+    from opacus import GradSampleModule
+    from torch import nn
+
+    from fedsim.privacy.models import contiguous_inputs
+
+    class Transposed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            # [B, H*W, C] -> [B, C, H, W] as a strided view: what diffusers' attention returns
+            return self.conv(x.transpose(1, 2).reshape(len(x), 3, 6, 7))
+
+    torch.manual_seed(0)
+    x = torch.randn(5, 42, 3)
+    reference = Transposed()
+    expected = []
+    for i in range(len(x)):
+        reference.zero_grad()
+        (reference(x[i : i + 1]) ** 2).sum().backward()
+        expected.append(reference.conv.weight.grad.clone())
+    model = Transposed()
+    model.load_state_dict(reference.state_dict())
+    model.conv.register_forward_pre_hook(contiguous_inputs)
+    wrapped = GradSampleModule(model, batch_first=True, loss_reduction="sum")
+    (wrapped(x) ** 2).sum().backward()
+    got = model.conv.weight.grad_sample
+    torch.testing.assert_close(got, torch.stack(expected), atol=1e-5, rtol=1e-4)

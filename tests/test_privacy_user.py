@@ -45,6 +45,10 @@ def test_user_level_epsilon_per_round_and_stop_at_the_budget(runs_dir: Path) -> 
     assert privacy["epsilon"] == rows[-1]["privacy"]["epsilon"] <= budget
     report = (run_dir / "report.md").read_text()
     assert "stopped early" in report and "Poisson sampling of clients" in report
+    # what Flower runs (m of N without replacement, mean of m replies): replace-one, z / 2
+    proven = rdp_by_hand([[0.25, 1.0, 3]], 1e-5)
+    assert privacy["epsilon_fixed_size_sampling"] == pytest.approx(proven, rel=1e-9)
+    assert proven > privacy["epsilon"] and "fixed-size sampling" in report
 
 
 def test_adaptive_clipping_grows_the_norm_while_every_update_is_clipped(runs_dir: Path) -> None:
@@ -65,3 +69,16 @@ def test_delta_at_least_one_over_the_clients_is_a_recorded_warning(runs_dir: Pat
     run_dir, summary, _ = run_config(small_config(runs_dir, *USER, "privacy.delta=0.3"))
     assert any("1/4" in w for w in summary["privacy"]["warnings"])
     assert "warning: privacy.delta" in (run_dir / "report.md").read_text()
+
+
+def test_not_protected_names_the_unmasked_sum_and_the_tokenizer(runs_dir: Path) -> None:
+    from fedsim.privacy.describe import not_protected
+
+    plain = not_protected(small_config(runs_dir, *USER))
+    masked = not_protected(small_config(runs_dir, *USER, "privacy.clipping_side=client",
+                                        "secagg.enabled=true"))
+    assert not any("unmasks their sum" in item for item in plain)
+    assert any("unmasks their sum before it adds the DP noise" in item for item in masked)
+    text = not_protected(small_config(runs_dir, *USER, "task.name=nextword",
+                                      "data.dataset=fortunes", "task.model=gpt2"))
+    assert any(item.startswith("the tokenizer") for item in text)

@@ -30,9 +30,15 @@ set = ["run.rounds=2", "data.num_clients=3", "data.partitioner=iid", "task.model
 metrics = ["accuracy", "attacks.mia.attacks.loss.auc", "privacy.epsilon"]
 plots = ["privacy_utility", "privacy_table"]
 [[variant]]
+axis = "mia"
+name = "global"
+set = ["attack.mia_target=global"]
+[[variant]]
+axis = "setting"
 name = "none"
 set = ["privacy.mode=none"]
 [[variant]]
+axis = "setting"
 name = "user-eps8"
 set = ["privacy.mode=user", "privacy.clipping_side=client", "privacy.target_epsilon=8"]
 """
@@ -52,9 +58,9 @@ def test_summary_paths_read_nested_keys_with_dots() -> None:
 def _row(mode: str, secagg: bool, eps: float, seed: int, acc: float, auc: float) -> dict:
     scores = {"auc": auc, "tpr_at_0.1%_fpr": auc / 10, "audit_violations": seed,
               "epsilon_lower_bound": auc - 0.5}
-    return {"privacy_mode": mode, "secagg": secagg, "target_epsilon": eps, "seed": seed,
-            "epsilon": None if mode == "none" else eps * 0.99, "dev_accuracy": acc,
-            "mia": {"target": "global", "attacks": {"loss": scores}}}
+    return {"privacy_mode": mode, "secagg_enabled": secagg, "target_epsilon": eps, "seed": seed,
+            "epsilon_accounted": None if mode == "none" else eps * 0.99, "dev_accuracy": acc,
+            "mia_results": {"target": "global", "attacks": {"loss": scores}}}
 
 
 def test_groups_and_lines_start_at_the_matching_baseline() -> None:
@@ -107,5 +113,5 @@ def test_privacy_sweep_table_matches_the_cells(cli, tmp_path: Path) -> None:
         eps = summary["privacy"]["epsilon"]
         assert row[2] == ("–" if eps is None else f"{eps:.3g}")
         assert row[1] == ("∞" if eps is None else "8")
-    assert re.search(r"\| user-eps8 \| 0 \| [0-9.]+ ± 0\.0000 \| [0-9.]+ ± 0\.0000 \| "
+    assert re.search(r"\| global \| user-eps8 \| 0 \| [0-9.]+ ± 0\.0000 \| [0-9.]+ ± 0\.0000 \| "
                      r"[0-9.]+ ± 0\.0000 \|", (sweep_dir / "results.md").read_text())

@@ -41,7 +41,7 @@ set = ["strategy.name=fedmedian"]
 
 def _row(behaviour: str, fraction: float, agg: str, seed: int, acc: float,
          backdoor: float | None = None) -> dict:
-    row = {"behaviour": behaviour, "malicious_fraction": fraction, "aggregator": agg,
+    row = {"attack_behaviour": behaviour, "malicious_fraction": fraction, "aggregator": agg,
            "strategy": "fedavg", "seed": seed, "dev_accuracy": acc}
     if backdoor is not None:
         row["dev_backdoor_success"] = backdoor
@@ -65,7 +65,7 @@ def test_matrix_is_the_mean_per_threat_and_aggregator() -> None:
     np.testing.assert_allclose(matrix, expected, rtol=0, atol=1e-12)
     _, _, backdoor = heatmap_matrix(ROWS, "dev_backdoor_success")
     assert backdoor[2, 1] == 0.5 and np.isnan(backdoor[:2]).all()
-    assert threat({"behaviour": "sign_flip", "malicious_fraction": 0.0}) == "clean"
+    assert threat({"attack_behaviour": "sign_flip", "malicious_fraction": 0.0}) == "clean"
 
 
 def test_backdoor_adds_a_panel(tmp_path: Path) -> None:

@@ -41,6 +41,12 @@ def _check_record(cfg: Config) -> None:
         raise IncompatibleOptionsError(
             "privacy.mode", f"record-level DP supports tasks {', '.join(RECORD_TASKS)}; "
             f"{cfg.task.name!r} does not train on per-example losses. {USER_HINT}")
+    if cfg.faults.kill_worker_round:
+        raise IncompatibleOptionsError(
+            "faults.kill_worker_round", "the killed Ray worker's nodes restart with an empty "
+            "Context.state, so their record-level DP accountants would start again from zero "
+            "and their budget checks would miss the rounds they already trained; allowed "
+            "with privacy.mode = 'record': 0")
     if cfg.task.model == "lstm":
         raise IncompatibleOptionsError(
             "task.model", "record-level DP needs per-example gradients; nn.LSTM has none and "

@@ -47,11 +47,23 @@ def not_protected(cfg: Config) -> list[str]:
         items.append("a client as a whole: the guarantee is per example, and a client's many "
                      "examples together are not protected at this epsilon")
         items.append("the number of examples each client used (sent as the FedAvg weight)")
+    elif cfg.privacy.mode == "user" and cfg.secagg.enabled:
+        items.append("the exact sum of the clipped client updates: SecAgg+ hides each update, "
+                     "but the server unmasks their sum before it adds the DP noise (the server "
+                     "is trusted to add it)")
     if cfg.privacy.mode == "user":
         items.append("which clients took part in a round, and their reply sizes")
+    if cfg.task.name == "nextword":
+        items.append("the tokenizer: its vocabulary (word: the most frequent training words; "
+                     "bpe: merges learned from the training text) is built from all clients' "
+                     "training text together, outside the DP mechanism")
     if cfg.privacy.mode != "none":
         items.append("client-reported metrics (training loss, federated evaluation) and "
                      "federated evaluation itself: they are not noised or accounted")
+        items.append("against anyone who knows run.seed (in config.toml and summary.json): the "
+                     "noise is drawn from seeded pseudo-random streams so that runs repeat, and "
+                     "the seed regenerates it; the guarantee assumes an adversary without it "
+                     "(a simulation, not a deployment)")
     return items
 
 

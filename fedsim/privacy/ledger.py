@@ -15,10 +15,16 @@ from typing import Any
 from flwr.serverapp.strategy import Strategy
 
 from fedsim.config import Config
-from fedsim.privacy.accounting import Segment, merge_segments
+from fedsim.privacy.accounting import Segment, epsilon, merge_segments
 from fedsim.privacy.checks import privacy_warnings
 from fedsim.privacy.describe import describe
-from fedsim.privacy.user import UserLevelPlan, user_epsilon, user_level_plan, wrap_user_level
+from fedsim.privacy.user import (
+    UserLevelPlan,
+    user_epsilon,
+    user_epsilon_fixed_size,
+    user_level_plan,
+    wrap_user_level,
+)
 
 
 class PrivacyLedger:
@@ -70,11 +76,29 @@ class PrivacyLedger:
             pid = int(entry["partition_id"])
             segment = (entry["dp_noise_multiplier"], entry["dp_sample_rate"], entry["dp_steps"])
             self.histories[pid] = merge_segments([*self.histories.get(pid, []), segment])
-            self.client_epsilon[pid] = round_eps[str(pid)] = float(entry["dp_epsilon"])
+            self.client_epsilon[pid] = round_eps[str(pid)] = self._client_epsilon(pid, entry)
         declined = [d.get("partition_id") for d in getattr(log, "declines", [])]
         self.declines += [{"round": self.rounds_done, "partition_id": p} for p in declined]
         return {"epsilon": round_eps, "declined": declined,
                 "epsilon_max": max(self.client_epsilon.values(), default=0.0)}
+
+    def _client_epsilon(self, pid: int, entry: dict[str, Any]) -> float:
+        """The client's reported epsilon, unless its accountant has counted fewer steps than
+        the server saw it run (its Context.state was lost, e.g. with a replaced Ray worker):
+        then epsilon of every step the server received from it, and a warning."""
+        reported = float(entry["dp_epsilon"])
+        steps = sum(s for _, _, s in self.histories[pid])
+        if int(entry.get("dp_total_steps", steps)) >= steps:
+            return reported
+        p = self.cfg.privacy
+        eps = max(reported, epsilon(self.histories[pid], p.delta, p.accountant))
+        note = (f"client {pid} lost its privacy accountant (it counted "
+                f"{int(entry.get('dp_total_steps', 0))} of the {steps} DP-SGD steps the server "
+                f"received from it): its epsilon is recomputed from all {steps} steps, and its "
+                "own budget check did not see the earlier ones")
+        self.warnings = [w for w in self.warnings if not w.startswith(f"client {pid} lost ")]
+        self.warnings.append(note)
+        return eps
 
     def summary(self) -> dict[str, Any]:
         """summary.json's ``privacy``: mode, epsilon, delta, per_client_epsilon_max, and the
@@ -101,6 +125,8 @@ class PrivacyLedger:
         eps = user_epsilon(self.cfg, plan.noise_multiplier, plan.sample_rate, rounds)
         stopped = rounds < self.cfg.run.rounds
         return {"epsilon": eps, "noise_multiplier": plan.noise_multiplier,
+                "epsilon_fixed_size_sampling": user_epsilon_fixed_size(
+                    self.cfg, plan.noise_multiplier, rounds),
                 "sample_rate": plan.sample_rate, "steps": rounds, "rounds_trained": rounds,
                 "clients_per_round": plan.clients_per_round,
                 "clipping_norms": self.clipping_norms,

@@ -53,6 +53,18 @@ def user_epsilon(cfg: Config, noise: float, rate: float, rounds: int) -> float:
     return epsilon([(noise, rate, rounds)], p.delta, p.accountant)
 
 
+def user_epsilon_fixed_size(cfg: Config, noise: float, rounds: int) -> float:
+    """Epsilon proven for what Flower runs, without the Poisson approximation: exactly m
+    clients sampled without replacement and the mean of their m replies noised with std
+    z C / m. Neighbouring federations then differ in one client's data (m is fixed), which
+    moves the mean by up to 2 C / m: a Gaussian mechanism with noise multiplier z / 2 per
+    round, and no amplification by sampling is claimed (valid for any sampling, loose).
+    With adaptive clipping the update and clipped-count queries together are the same
+    z / 2 Gaussian (the count's replace-one sensitivity is 1)."""
+    p = cfg.privacy
+    return epsilon([(noise / 2, 1.0, rounds)], p.delta, p.accountant)
+
+
 def affordable_rounds(cfg: Config, noise: float, rate: float, budget: float) -> int:
     """The most rounds (at most run.rounds) whose epsilon stays within `budget`."""
     lo, hi = 0, cfg.run.rounds

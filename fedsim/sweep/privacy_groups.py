@@ -41,14 +41,14 @@ class PrivacyGroup:
 
 def mechanism(row: dict[str, Any]) -> str:
     """``none``, ``record``, ``user``, each with ``+secagg`` when SecAgg+ masked the updates."""
-    return str(row["privacy_mode"]) + ("+secagg" if row.get("secagg") else "")
+    return str(row["privacy_mode"]) + ("+secagg" if row.get("secagg_enabled") else "")
 
 
 def target_epsilon(row: dict[str, Any]) -> float:
     """The epsilon the cell aimed at: target_epsilon, else what was accounted, else inf."""
     if row["privacy_mode"] == "none":
         return INF
-    return float(row.get("target_epsilon") or row.get("epsilon") or INF)
+    return float(row.get("target_epsilon") or row.get("epsilon_accounted") or INF)
 
 
 def stats(values: list[float]) -> Stats:
@@ -57,13 +57,14 @@ def stats(values: list[float]) -> Stats:
 
 
 def _key(row: dict[str, Any], attack: str) -> tuple[str, float, str, str]:
-    return mechanism(row), target_epsilon(row), str(row["mia"]["target"]), attack
+    return mechanism(row), target_epsilon(row), str(row["mia_results"]["target"]), attack
 
 
 def _group(key: tuple[str, float, str, str], members: list[dict[str, Any]], utility: str
            ) -> PrivacyGroup:
-    scores = [m["mia"]["attacks"][key[3]] for m in members]
-    accounted = [float(m["epsilon"]) for m in members if m.get("epsilon") is not None]
+    scores = [m["mia_results"]["attacks"][key[3]] for m in members]
+    accounted = [float(m["epsilon_accounted"]) for m in members
+                if m.get("epsilon_accounted") is not None]
     return PrivacyGroup(
         *key, seeds=tuple(sorted(int(m["seed"]) for m in members)),
         utility=stats([float(m[utility]) for m in members]),
@@ -78,7 +79,7 @@ def privacy_groups(rows: list[dict[str, Any]], utility: str) -> list[PrivacyGrou
     mechanism, MIA target, attack, then epsilon from inf down."""
     groups: dict[tuple[str, float, str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        for attack in (row.get("mia") or {}).get("attacks", {}):
+        for attack in (row.get("mia_results") or {}).get("attacks", {}):
             groups[_key(row, attack)].append(row)
     order = sorted(groups, key=lambda k: (k[0], k[2], k[3], -k[1]))
     return [_group(key, groups[key], utility) for key in order]

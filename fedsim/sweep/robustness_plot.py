@@ -2,9 +2,10 @@
 aggregator, each cell the mean over seeds of the final dev accuracy (and, when any cell
 ran a backdoor, a second panel with its backdoor success; blank where not measured).
 
-Rows come from the cells' own configs (``attack.behaviour``, ``attack.malicious_fraction``);
-columns from the ``aggregator`` label column when the spec has one (so two variants of one
-strategy, e.g. FedAvg with and without clipping, stay apart), else ``strategy.name``.
+Rows come from the cells' own configs (``attack.behaviour``, ``attack.malicious_fraction``;
+the row facts ``attack_behaviour``, ``malicious_fraction``); columns from the ``aggregator``
+label column when the spec has one (so two variants of one strategy, e.g. FedAvg with and
+without clipping, stay apart), else ``strategy.name``.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ Heatmap = tuple[list[str], list[str], np.ndarray]
 def threat(row: dict[str, Any]) -> str:
     """A heatmap row label: the behaviour and the malicious fraction (``clean`` without)."""
     fraction = float(row["malicious_fraction"])
-    if row["behaviour"] == "none" or fraction == 0:
+    if row["attack_behaviour"] == "none" or fraction == 0:
         return "clean"
-    return f"{row['behaviour']} {fraction:g}"
+    return f"{row['attack_behaviour']} {fraction:g}"
 
 
 def aggregator(row: dict[str, Any]) -> str:
@@ -63,8 +64,10 @@ def _panel(fig: Figure, ax: Any, heat: Heatmap, title: str, cmap: str) -> None:
     ax.set_yticks(range(len(threats)), threats, fontsize=7)
     for (i, j), value in np.ndenumerate(matrix):
         if not math.isnan(value):
+            red, green, blue, _ = image.cmap(image.norm(value))
+            dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # luminance of the cell
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if value < 0.5 else "black")
+                    color="white" if dark else "black")
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.04)
 

@@ -60,12 +60,13 @@ def _run_facts(run_dir: Path, summary: dict[str, Any], sweep_dir: Path) -> dict[
         "bytes": summary["bytes"]["sent"] + summary["bytes"]["received"],
         "privacy_mode": summary["privacy"]["mode"],
         "overlap": summary.get("overlap"),
-        # privacy_utility / robustness_heatmap plots (fedsim.sweep.privacy_plot, robustness_plot)
-        "epsilon": summary["privacy"].get("epsilon"),
+        # privacy and robustness plots (names apart from the spec's axis columns, which a
+        # fact of the same name would overwrite in the table)
+        "epsilon_accounted": summary["privacy"].get("epsilon"),
         "target_epsilon": config.get("privacy", {}).get("target_epsilon", 0.0),
-        "secagg": bool(config.get("secagg", {}).get("enabled", False)),
-        "mia": summary.get("attacks", {}).get("mia"),
-        "behaviour": config.get("attack", {}).get("behaviour", "none"),
+        "secagg_enabled": bool(config.get("secagg", {}).get("enabled", False)),
+        "mia_results": summary.get("attacks", {}).get("mia"),
+        "attack_behaviour": config.get("attack", {}).get("behaviour", "none"),
         "malicious_fraction": config.get("attack", {}).get("malicious_fraction", 0.0),
     }
 

@@ -62,6 +62,6 @@ def test_user_plan_stops_at_the_last_round_within_the_budget() -> None:
     cfg = load_config(None, [*SMALL, "privacy.mode=user", "privacy.noise_multiplier=0.8",
                              "privacy.epsilon_budget=20", "run.rounds=50"])
     plan = user_level_plan(cfg)
-    by_scan = max(r for r in range(51) if user_epsilon(cfg, 0.8, 1.0, r) <= 20)
+    by_scan = max(r for r in range(51) if user_epsilon(cfg, 0.8, r) <= 20)
     assert plan.rounds == by_scan == affordable_rounds(cfg, 0.8, 1.0, 20)
-    assert user_epsilon(cfg, 0.8, 1.0, plan.rounds + 1) > 20
+    assert user_epsilon(cfg, 0.8, plan.rounds + 1) > 20

@@ -30,7 +30,7 @@ def test_server_and_client_side_fixed_clipping_give_the_same_model(runs_dir: Pat
 
 def test_user_level_epsilon_per_round_and_stop_at_the_budget(runs_dir: Path) -> None:
     cfg = small_config(runs_dir, *USER, "run.rounds=6", "strategy.clients_per_round=2")
-    budget = (user_epsilon(cfg, 0.5, 0.5, 3) + user_epsilon(cfg, 0.5, 0.5, 4)) / 2
+    budget = (user_epsilon(cfg, 0.5, 3) + user_epsilon(cfg, 0.5, 4)) / 2
     run_dir, summary, _ = run_config(
         small_config(runs_dir, *USER, "run.rounds=6", "strategy.clients_per_round=2",
                      f"privacy.epsilon_budget={budget}"))
@@ -39,16 +39,19 @@ def test_user_level_epsilon_per_round_and_stop_at_the_budget(runs_dir: Path) -> 
     assert (privacy["sample_rate"], privacy["noise_multiplier"]) == (0.5, 0.5)
     rows = _rounds(run_dir)
     assert [r["round"] for r in rows] == [0, 1, 2, 3]  # the run ended cleanly after round 3
-    for row in rows[1:]:  # Opacus' RDP analysis by hand: q = 2/4 clients, z = 0.5
-        expected = rdp_by_hand([[0.5, 0.5, row["round"]]], 1e-5)
+    # What Flower runs (m of N without replacement, mean of m replies): replace-one moves the
+    # mean by 2C/m, a z / 2 Gaussian every round, no sampling amplification (Opacus' RDP
+    # analysis by hand with q = 1).
+    for row in rows[1:]:
+        expected = rdp_by_hand([[0.25, 1.0, row["round"]]], 1e-5)
         assert row["privacy"]["epsilon"] == pytest.approx(expected, rel=1e-9)
     assert privacy["epsilon"] == rows[-1]["privacy"]["epsilon"] <= budget
     report = (run_dir / "report.md").read_text()
-    assert "stopped early" in report and "Poisson sampling of clients" in report
-    # what Flower runs (m of N without replacement, mean of m replies): replace-one, z / 2
-    proven = rdp_by_hand([[0.25, 1.0, 3]], 1e-5)
-    assert privacy["epsilon_fixed_size_sampling"] == pytest.approx(proven, rel=1e-9)
-    assert proven > privacy["epsilon"] and "fixed-size sampling" in report
+    assert "stopped early" in report and "Poisson approximation" in report
+    # the DP-FedAvg papers' number, shown beside it: Poisson sampling at q = 2/4, z = 0.5
+    approximation = rdp_by_hand([[0.5, 0.5, 3]], 1e-5)
+    assert privacy["epsilon_poisson_approximation"] == pytest.approx(approximation, rel=1e-9)
+    assert approximation < privacy["epsilon"]
 
 
 def test_adaptive_clipping_grows_the_norm_while_every_update_is_clipped(runs_dir: Path) -> None:

@@ -141,9 +141,9 @@ def test_secagg_with_user_dp_reports_epsilon(runs_dir: Path) -> None:
     run_dir, summary, _ = run_config(small_config(
         runs_dir, "data.num_clients=5", "strategy.clients_per_round=4", SECAGG,
         "privacy.mode=user", "privacy.clipping_side=client", "privacy.noise_multiplier=1.0"))
-    accountant = RDPAccountant()
+    accountant = RDPAccountant()  # proven for fixed-size sampling: z / 2, no sampling gain
     for _ in range(2):
-        accountant.step(noise_multiplier=1.0, sample_rate=4 / 5)
+        accountant.step(noise_multiplier=0.5, sample_rate=1.0)
     expected = accountant.get_epsilon(1e-5)
     assert summary["privacy"]["mode"] == "user"
     assert summary["privacy"]["epsilon"] == pytest.approx(expected, rel=1e-9)

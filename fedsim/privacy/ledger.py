@@ -21,7 +21,7 @@ from fedsim.privacy.describe import describe
 from fedsim.privacy.user import (
     UserLevelPlan,
     user_epsilon,
-    user_epsilon_fixed_size,
+    user_epsilon_poisson,
     user_level_plan,
     wrap_user_level,
 )
@@ -64,7 +64,7 @@ class PrivacyLedger:
         norm = self.clipping_norms[-1] if self.clipping_norms else self.cfg.privacy.max_grad_norm
         self.clipping_norms.append(  # the norm the next round clips to (adaptive clipping)
             float(getattr(self._strategy, "clipping_norm", self.cfg.privacy.max_grad_norm)))
-        eps = user_epsilon(self.cfg, plan.noise_multiplier, plan.sample_rate, server_round)
+        eps = user_epsilon(self.cfg, plan.noise_multiplier, server_round)
         return {"epsilon": eps, "noise_multiplier": plan.noise_multiplier,
                 "sample_rate": plan.sample_rate, "clipping_norm": norm}
 
@@ -122,11 +122,11 @@ class PrivacyLedger:
     def _user_summary(self) -> dict[str, Any]:
         plan = self.user
         rounds = self.rounds_done
-        eps = user_epsilon(self.cfg, plan.noise_multiplier, plan.sample_rate, rounds)
+        eps = user_epsilon(self.cfg, plan.noise_multiplier, rounds)
         stopped = rounds < self.cfg.run.rounds
         return {"epsilon": eps, "noise_multiplier": plan.noise_multiplier,
-                "epsilon_fixed_size_sampling": user_epsilon_fixed_size(
-                    self.cfg, plan.noise_multiplier, rounds),
+                "epsilon_poisson_approximation": user_epsilon_poisson(
+                    self.cfg, plan.noise_multiplier, plan.sample_rate, rounds),
                 "sample_rate": plan.sample_rate, "steps": rounds, "rounds_trained": rounds,
                 "clients_per_round": plan.clients_per_round,
                 "clipping_norms": self.clipping_norms,

@@ -4,9 +4,10 @@ Each round the server averages the sampled clients' updates, each clipped to nor
 server, or by the client's clipping mod), unweighted, and adds N(0, (z C / m)^2) noise,
 m = clients per round. One round is one subsampled Gaussian mechanism over clients with
 sampling rate q = m / num_clients and noise multiplier z, so R rounds are the history
-[(z, q, R)] for Opacus' accountants. Caveat kept in the report: Flower samples exactly m
-clients (without replacement) while the accountant's analysis is for Poisson sampling at
-rate q, the usual approximation of DP-FedAvg papers. With adaptive clipping the update
+[(z, q, R)] for Opacus' accountants only under Poisson sampling of clients, the usual
+approximation of DP-FedAvg papers; Flower samples exactly m clients without replacement, so
+fedsim reports and budgets the bound proven for that (`user_epsilon`: z / 2 per round, no
+sampling amplification) and shows the approximation beside it. With adaptive clipping the update
 noise is raised so that update and clipped-count queries together spend what z alone would
 (Andrew et al. 2021), so the accounting is the same.
 """
@@ -47,22 +48,23 @@ def clients_per_round(cfg: Config) -> int:
     return cfg.strategy.clients_per_round or cfg.data.num_clients
 
 
-def user_epsilon(cfg: Config, noise: float, rate: float, rounds: int) -> float:
-    """Epsilon after `rounds` DP-FedAvg rounds."""
-    p = cfg.privacy
-    return epsilon([(noise, rate, rounds)], p.delta, p.accountant)
-
-
-def user_epsilon_fixed_size(cfg: Config, noise: float, rounds: int) -> float:
-    """Epsilon proven for what Flower runs, without the Poisson approximation: exactly m
-    clients sampled without replacement and the mean of their m replies noised with std
-    z C / m. Neighbouring federations then differ in one client's data (m is fixed), which
-    moves the mean by up to 2 C / m: a Gaussian mechanism with noise multiplier z / 2 per
-    round, and no amplification by sampling is claimed (valid for any sampling, loose).
-    With adaptive clipping the update and clipped-count queries together are the same
-    z / 2 Gaussian (the count's replace-one sensitivity is 1)."""
+def user_epsilon(cfg: Config, noise: float, rounds: int) -> float:
+    """Epsilon proven for what Flower runs after `rounds` rounds: exactly m clients sampled
+    without replacement and the mean of their m replies noised with std z C / m.
+    Neighbouring federations differ in one client's data (m is fixed), which moves the mean
+    by up to 2 C / m: a Gaussian mechanism with noise multiplier z / 2 per round, and no
+    amplification by sampling is claimed (valid for any sampling, loose). With adaptive
+    clipping the update and clipped-count queries together are the same z / 2 Gaussian (the
+    count's replace-one sensitivity is 1). This is the epsilon fedsim reports and budgets."""
     p = cfg.privacy
     return epsilon([(noise / 2, 1.0, rounds)], p.delta, p.accountant)
+
+
+def user_epsilon_poisson(cfg: Config, noise: float, rate: float, rounds: int) -> float:
+    """The DP-FedAvg papers' approximation, for comparison only: Opacus' analysis of the
+    Poisson-subsampled Gaussian at rate q = m / num_clients (Flower does not sample so)."""
+    p = cfg.privacy
+    return epsilon([(noise, rate, rounds)], p.delta, p.accountant)
 
 
 def affordable_rounds(cfg: Config, noise: float, rate: float, budget: float) -> int:
@@ -70,7 +72,7 @@ def affordable_rounds(cfg: Config, noise: float, rate: float, budget: float) -> 
     lo, hi = 0, cfg.run.rounds
     while lo < hi:  # epsilon grows with rounds: binary search
         mid = (lo + hi + 1) // 2
-        if user_epsilon(cfg, noise, rate, mid) <= budget * (1 + 1e-6):
+        if user_epsilon(cfg, noise, mid) <= budget * (1 + 1e-6):
             lo = mid
         else:
             hi = mid - 1
@@ -82,8 +84,8 @@ def user_level_plan(cfg: Config) -> UserLevelPlan:
     p, m = cfg.privacy, clients_per_round(cfg)
     rate = m / cfg.data.num_clients
     noise = p.noise_multiplier
-    if p.target_epsilon > 0:
-        noise = noise_for_budget(p.target_epsilon, p.delta, rate, cfg.run.rounds, p.accountant)
+    if p.target_epsilon > 0:  # the z / 2 Gaussian of user_epsilon, every round, no sampling
+        noise = 2 * noise_for_budget(p.target_epsilon, p.delta, 1.0, cfg.run.rounds, p.accountant)
     budget = epsilon_budget(p.target_epsilon, p.epsilon_budget)
     return UserLevelPlan(noise, rate, m, affordable_rounds(cfg, noise, rate, budget), budget)
 

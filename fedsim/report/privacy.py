@@ -14,12 +14,13 @@ from fedsim.report.load import RunRecord
 
 MAX_CLIENT_ROWS = 20
 USER_SAMPLING_NOTE = (
-    "The epsilon row is Opacus' analysis of Poisson sampling of clients at rate q = clients "
-    "per round / clients with add/remove neighbours, the approximation DP-FedAvg papers use. "
-    "It is not proven for what ran: Flower samples exactly that many clients without "
-    "replacement and averages their replies, so replacing one client's data moves the mean by "
-    "up to 2C/m. The bound proven for that (noise multiplier z/2 per round, no amplification "
-    "by sampling) is the 'epsilon, fixed-size sampling' row.")
+    "The epsilon row is proven for what ran: Flower samples exactly m clients without "
+    "replacement and averages their m replies, so replacing one client's data moves the mean "
+    "by up to 2C/m, a Gaussian mechanism with noise multiplier z/2 per round; no "
+    "amplification by sampling is claimed (loose). The 'Poisson approximation' row is the "
+    "number DP-FedAvg papers report (Opacus' analysis of Poisson sampling of clients at rate "
+    "q = clients per round / clients, add/remove neighbours), shown for comparison only: it "
+    "is not a guarantee of this run.")
 
 
 def _secagg(run: RunRecord) -> bool | None:
@@ -40,9 +41,9 @@ def _facts(info: dict[str, Any]) -> list[list[str]]:
         ("sampling rate", info.get("sample_rate") if user else "per client, below"),
         ("steps accounted", info.get("steps") if user else "per client, below"),
         ("epsilon", info.get("epsilon")),  # record-level: the largest client's
-        *([("epsilon, fixed-size sampling (proven, see below)",
-            info["epsilon_fixed_size_sampling"])]
-          if user and "epsilon_fixed_size_sampling" in info else []),
+        *([("epsilon, Poisson approximation (not a guarantee, see below)",
+            info["epsilon_poisson_approximation"])]
+          if user and "epsilon_poisson_approximation" in info else []),
         ("delta", info.get("delta")),
         ("accountant", info.get("accountant")),
         ("budget (epsilon)", info.get("budget")),

@@ -6,6 +6,7 @@ wrote: a PNG (linked from results.md) or a Markdown table (`.md`, copied into re
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,33 +17,21 @@ SweepPlot = Callable[[Path, list[dict[str, Any]], list[str], list[str]], str]
 SWEEP_PLOTS: Registry[SweepPlot] = Registry("sweep plot", "sweep.plots")
 
 
-@SWEEP_PLOTS.register("agg_frequency")
-def _agg_frequency(sweep_dir: Path, rows: list[dict[str, Any]], label_columns: list[str],
-                   metrics: list[str]) -> str:
-    from fedsim.sweep.agg_plot import plot_agg_frequency  # matplotlib only when drawing
+def _lazy(module: str, function: str) -> SweepPlot:
+    """A sweep plot that imports `module` (matplotlib) only when it draws."""
 
-    return plot_agg_frequency(sweep_dir, rows, label_columns, metrics)
+    def draw(sweep_dir: Path, rows: list[dict[str, Any]], label_columns: list[str],
+             metrics: list[str]) -> str:
+        plot = getattr(importlib.import_module(module), function)
+        return plot(sweep_dir, rows, label_columns, metrics)
 
-
-@SWEEP_PLOTS.register("privacy_utility")
-def _privacy_utility(sweep_dir: Path, rows: list[dict[str, Any]], label_columns: list[str],
-                     metrics: list[str]) -> str:
-    from fedsim.sweep.privacy_plot import plot_privacy_utility
-
-    return plot_privacy_utility(sweep_dir, rows, label_columns, metrics)
+    return draw
 
 
-@SWEEP_PLOTS.register("privacy_table")
-def _privacy_table(sweep_dir: Path, rows: list[dict[str, Any]], label_columns: list[str],
-                   metrics: list[str]) -> str:
-    from fedsim.sweep.privacy_plot import write_privacy_table
-
-    return write_privacy_table(sweep_dir, rows, label_columns, metrics)
-
-
-@SWEEP_PLOTS.register("robustness_heatmap")
-def _robustness_heatmap(sweep_dir: Path, rows: list[dict[str, Any]], label_columns: list[str],
-                        metrics: list[str]) -> str:
-    from fedsim.sweep.robustness_plot import plot_robustness_heatmap
-
-    return plot_robustness_heatmap(sweep_dir, rows, label_columns, metrics)
+for _name, _module, _function in (
+    ("agg_frequency", "fedsim.sweep.agg_plot", "plot_agg_frequency"),
+    ("privacy_utility", "fedsim.sweep.privacy_plot", "plot_privacy_utility"),
+    ("privacy_table", "fedsim.sweep.privacy_plot", "write_privacy_table"),
+    ("robustness_heatmap", "fedsim.sweep.robustness_plot", "plot_robustness_heatmap"),
+):
+    SWEEP_PLOTS.register(_name)(_lazy(_module, _function))

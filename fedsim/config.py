@@ -43,6 +43,10 @@ class RunSection:
     client_cpus: int = _opt(1, "CPUs (= torch threads) per client worker", lo=1)
     client_gpus: float = _opt(0.0, "GPU fraction per Ray client actor (0 = CPU)", lo=0.0, hi=1.0)
     num_cpus: int = _opt(0, "CPUs Ray may use (0 = all of this machine's)", lo=0)
+    ray_address: str = _opt(
+        "", "ray backend: HOST:PORT of a running Ray cluster to join, or \"env\" (RAY_ADDRESS); "
+        "\"\" = a private local Ray"
+    )
     device: str = _opt("auto", "torch device for training", choices=("auto", "cpu", "cuda"))
     # reliability (fedsim.engine.update_check, fedsim.engine.faults, fedsim.tracking.checkpoint)
     checkpoint_every: int = _opt(

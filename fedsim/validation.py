@@ -17,6 +17,7 @@ from fedsim.config import Config
 from fedsim.data import DATASETS, check_available, load_federated_data
 from fedsim.data.sources import TextSource
 from fedsim.engine.independent import check_independent
+from fedsim.engine.ray_address import check_ray_address
 from fedsim.engine.reliability_checks import check_reliability
 from fedsim.engine.robust_strategies import check_robust_strategy
 from fedsim.engine.strategies import STRATEGIES
@@ -105,6 +106,7 @@ def prepare(cfg: Config) -> Config:
     _check_modalities(cfg)
     _check_sampling(cfg)
     check_reliability(cfg)
+    check_ray_address(cfg)
     check_independent(cfg)
     check_secagg(cfg)
     check_privacy(cfg)  # record-/user-level DP (fedsim.privacy.checks)

@@ -113,3 +113,15 @@ def test_config_toml_is_complete(cli, runs_dir: Path) -> None:
     raw = tomllib.loads((_run(cli, runs_dir) / "config.toml").read_text())
     assert set(raw) == {"run", "data", "task", "client", "strategy", "privacy", "secagg", "attack",
                         "faults"}
+
+
+def test_manifest_command_hides_flower_run_tokens() -> None:
+    """Under `flwr run` the ServerApp's argv carries its run token: never written to disk."""
+    from fedsim.tracking.manifest import command_line
+
+    argv = ["flwr-serverapp", "--serverappio-api-address", "127.0.0.1:9091", "--token", "s3cr3t",
+            "--run-once", "--token=abc"]
+    shown = command_line(argv)
+    assert "s3cr3t" not in shown and "abc" not in shown
+    assert shown == ("flwr-serverapp --serverappio-api-address 127.0.0.1:9091 --token *** "
+                     "--run-once --token=***")

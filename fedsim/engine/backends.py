@@ -37,6 +37,15 @@ def _serve_on(executor: Executor, cfg: Config, run_config: dict) -> None:
         executor.close()
 
 
+def connect(cfg: Config) -> None:
+    """Join the Ray cluster of run.ray_address now, before the run directory exists, so that
+    one that cannot be joined is refused with nothing written (a private Ray starts later)."""
+    if cfg.run.backend == "ray" and cfg.run.ray_address:
+        from fedsim.engine.ray_executor import start_ray
+
+        start_ray(cfg.run.num_cpus, cfg.run.ray_address)
+
+
 @BACKENDS.register("inline")
 def run_inline(cfg: Config, run_config: dict) -> None:
     """Every client in this process, one after another."""

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Protocol
 
-from flwr.app import Context, Error, Message, RecordDict
+from flwr.app import ArrayRecord, Context, Error, Message, RecordDict
 from flwr.common.constant import ErrorCode
 
 NODE_ID_OFFSET = 1000  # node id = NODE_ID_OFFSET + partition id (Flower reserves 0 and 1)
@@ -34,6 +34,21 @@ class Executor(Protocol):
     def collect(self, handle: object) -> list[Message]: ...
 
     def close(self) -> None: ...
+
+
+def wire_copy(message: Message) -> Message:
+    """`message` as a client receives it over a wire: its metadata and records are copies, so
+    a mod or handler that changes them (Flower's SecAgg+ mod pops a config key) cannot change
+    the server's message. The `Array`s inside ArrayRecords, the bulk of a message and never
+    changed in place, are shared: 4x cheaper than `copy.deepcopy` (~35 vs ~140 us a message).
+    """
+    clone = copy.copy(message)
+    clone.__dict__["_metadata"] = copy.copy(message.metadata)
+    if message.has_content():
+        clone.__dict__["_content"] = RecordDict({
+            name: record.copy() if isinstance(record, ArrayRecord) else copy.deepcopy(record)
+            for name, record in message.content.items()})
+    return clone
 
 
 def finish_reply(reply: Message) -> Message:
@@ -111,13 +126,13 @@ class NodeRunner:
 
 
 class InlineExecutor:
-    """Runs every client in the driver process (messages deep-copied: mods mutate them)."""
+    """Runs every client in the driver process, each on a `wire_copy` of its message."""
 
     def __init__(self, client_app: ClientCallable, run_config: dict, num_partitions: int) -> None:
         self._runner = NodeRunner(client_app, run_config, num_partitions)
 
     def start(self, messages: list[Message], timeout: float | None = None) -> object:
-        return self._runner.run([copy.deepcopy(m) for m in messages], timeout)
+        return self._runner.run([wire_copy(m) for m in messages], timeout)
 
     def collect(self, handle: object) -> list[Message]:
         return list(handle)  # type: ignore[call-overload]

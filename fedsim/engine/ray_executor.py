@@ -20,8 +20,6 @@ with empty Contexts.
 from __future__ import annotations
 
 import atexit
-import copy
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +28,21 @@ from flwr.app import Message, RecordDict
 
 from fedsim.config import DataSection, RunSection
 from fedsim.data.types import FederatedData
-from fedsim.engine.executors import NODE_ID_OFFSET, NodeRunner, error_reply, failure_reply
+from fedsim.engine.executors import (
+    NODE_ID_OFFSET,
+    NodeRunner,
+    error_reply,
+    failure_reply,
+    wire_copy,
+)
+from fedsim.engine.ray_address import (
+    KEY,
+    LOCAL,
+    init_kwargs,
+    probe_cluster,
+    resolve_ray_address,
+)
+from fedsim.errors import ConfigError
 from fedsim.quiet import quiet_environment
 
 DataKey = tuple[DataSection, int]  # (data section, seed): what a FederatedData is cut from
@@ -87,6 +99,12 @@ class ClientWorker:
             raise RuntimeError(self._reset_error)
         return self._runner.run(_unshared(messages), timeout)
 
+    def node_id(self) -> str:
+        """The Ray node this actor runs on (which cluster machine hosts these clients)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
     def node_states(self) -> dict[int, RecordDict]:
         """Context.state of the nodes this actor hosts."""
         return {} if self._runner is None else self._runner.node_states()
@@ -97,46 +115,49 @@ class ClientWorker:
             self._runner.restore_node_states(states)
 
 
-_STARTED_CPUS: int | None = None  # num_cpus of the Ray instance this module started
+# (address, num_cpus) of the Ray this module started ("local") or joined (HOST:PORT, 0)
+_STARTED: tuple[str, int] | None = None
 
 
 def _unshared(messages: list[Message]) -> list[Message]:
-    """The messages with no content object in common (deep copies where needed).
+    """The messages with no content object in common (`wire_copy` where needed).
 
     A strategy sends one content object to every node of a round; pickling one actor's batch
     keeps that sharing, and mods (SecAgg+) mutate content in place, so each node needs its
-    own, as the inline executor's deep copies give it.
+    own, as the inline executor's copies give it.
     """
     seen: set[int] = set()
     private = []
     for message in messages:
         if id(message.content) in seen:
-            message = copy.deepcopy(message)
+            message = wire_copy(message)
         seen.add(id(message.content))
         private.append(message)
     return private
 
 
-def start_ray(num_cpus: int) -> Any:
-    """Start a private local Ray instance (never join a stray cluster), or reuse ours."""
-    global _STARTED_CPUS, _POOL
+def start_ray(num_cpus: int, address: str = "") -> Any:
+    """Start a private local Ray instance (never join a stray cluster), or join the running
+    cluster named by `address` (run.ray_address, see fedsim.engine.ray_address); reuse ours."""
+    global _STARTED
     quiet_environment()
     import ray
 
-    cpus = num_cpus or os.cpu_count() or 1
-    if ray.is_initialized() and _STARTED_CPUS is not None and _STARTED_CPUS != cpus:
-        shutdown_pool()  # ours, started with another run.num_cpus
-    if not ray.is_initialized():
-        _POOL = None  # actors of an earlier, stopped Ray instance are gone
-        ray.init(
-            address="local",
-            num_cpus=cpus,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            log_to_driver=True,
-        )
-        _STARTED_CPUS = cpus
-        atexit.register(shutdown_pool)
+    joined = resolve_ray_address(address)
+    target = (joined, 0) if joined else (LOCAL, num_cpus or os.cpu_count() or 1)
+    if ray.is_initialized() and _STARTED in (None, target):
+        return ray  # ours, or a Ray this process started otherwise
+    if joined:
+        probe_cluster(joined)  # Ray itself would wait minutes on a dead address
+    shutdown_pool()  # ours, started (or joined) with another run.num_cpus / run.ray_address
+    try:
+        ray.init(**init_kwargs(target[1], joined))
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        if not joined:
+            raise
+        raise ConfigError(KEY, f"cannot join the Ray cluster at {joined!r}: {err}") from None
+    _STARTED = target
+    atexit.register(shutdown_pool)
     return ray
 
 
@@ -176,7 +197,9 @@ def acquire_pool(ray: Any, run: RunSection, num_partitions: int) -> ActorPool:
         _kill(ray, _POOL)
         _POOL = None
     if _POOL is None:
-        worker = ray.remote(num_cpus=run.client_cpus, num_gpus=run.client_gpus)(ClientWorker)
+        worker = ray.remote(  # SPREAD: on a cluster, over its nodes rather than packed
+            num_cpus=run.client_cpus, num_gpus=run.client_gpus, scheduling_strategy="SPREAD"
+        )(ClientWorker)
         actors = [worker.remote(run.client_cpus) for _ in range(size)]
         _POOL = ActorPool(key, actors, worker)
     return _POOL
@@ -188,21 +211,35 @@ def _kill(ray: Any, pool: ActorPool) -> None:
         ray.kill(actor)
 
 
+def pool_nodes() -> list[str]:
+    """The Ray node id of each live pool actor, in actor order ([] without a pool)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if _POOL is None or ray is None or not ray.is_initialized():
+        return []
+    return ray.get([actor.node_id.remote() for actor in _POOL.actors])
+
+
 def shutdown_pool() -> None:
-    """Kill the pool's actors and stop the Ray instance this module started (if any)."""
-    global _POOL, _STARTED_CPUS
+    """Kill the pool's actors and stop the Ray instance this module started (if any).
+
+    A joined cluster is only disconnected from: ray.shutdown() in a driver that connected to
+    a cluster leaves the cluster running.
+    """
+    global _POOL, _STARTED
     import sys
 
     ray = sys.modules.get("ray")
     if ray is None or not ray.is_initialized():
-        _POOL, _STARTED_CPUS = None, None
+        _POOL, _STARTED = None, None
         return
     if _POOL is not None:
         _kill(ray, _POOL)
         _POOL = None
-    if _STARTED_CPUS is not None:
+    if _STARTED is not None:
         ray.shutdown()
-        _STARTED_CPUS = None
+        _STARTED = None
 
 
 class RayExecutor:
@@ -215,7 +252,7 @@ class RayExecutor:
         run: RunSection,
         data: tuple[DataKey, FederatedData] | None = None,
     ) -> None:
-        self._ray = start_ray(run.num_cpus)
+        self._ray = start_ray(run.num_cpus, run.ray_address)
         self._pool = acquire_pool(self._ray, run, num_partitions)
         self._pool.runs += 1
         self._actors = self._pool.actors

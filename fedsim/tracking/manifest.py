@@ -88,13 +88,28 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+SECRET_FLAGS = ("--token",)  # Flower's ServerApp process gets its run token on the command line
+
+
+def command_line(argv: list[str]) -> str:
+    """`argv` joined, with the values of secret flags (`--token X`, `--token=X`) hidden."""
+    shown: list[str] = []
+    for arg in argv:
+        if shown and shown[-1] in SECRET_FLAGS:
+            arg = "***"
+        elif arg.startswith(tuple(f"{flag}=" for flag in SECRET_FLAGS)):
+            arg = arg.split("=", 1)[0] + "=***"
+        shown.append(arg)
+    return " ".join(shown)
+
+
 def build_manifest(seed: int, backend: str) -> dict[str, Any]:
     """The manifest of a run that starts now."""
     return {
         "seed": seed,
         "backend": backend,
         "git_commit": git_commit(),
-        "command": " ".join(sys.argv),
+        "command": command_line(sys.argv),
         "python": platform.python_version(),
         "packages": package_versions(),
         "hardware": hardware(),

@@ -387,3 +387,18 @@ def test_arrays_are_stored_c_contiguous() -> None:
     assert not channels_last.flags["C_CONTIGUOUS"]
     ds = ArrayDataset(channels_last, np.zeros(3, np.int64))
     assert ds.x.flags["C_CONTIGUOUS"] and not ds.x.flags["WRITEABLE"]
+
+
+def test_digits_read_without_sklearn_equal_sklearns_loader() -> None:
+    """The digits CSV read directly (no scikit-learn import at start-up) is load_digits."""
+    from sklearn.datasets import load_digits
+
+    from fedsim.data.sources import _digits_file, _load_digits
+
+    assert _digits_file() is not None  # else the fallback, and this test would compare it
+    data, _ = _load_digits()
+    bunch = load_digits()
+    np.testing.assert_array_equal(data.x, (bunch.images / np.float32(16.0)).astype(np.float32)
+                                  .reshape(-1, 1, 8, 8))  # fmt: skip
+    np.testing.assert_array_equal(data.y, bunch.target)
+    assert data.x.dtype == np.float32 and data.y.dtype == np.int64

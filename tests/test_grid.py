@@ -110,3 +110,24 @@ def test_federation_size_mismatch_is_refused() -> None:
     check_federation_size(grid, load_config(None, ["data.num_clients=3"]))
     with pytest.raises(ConfigError, match="federation has 3 nodes"):
         check_federation_size(grid, load_config(None, ["data.num_clients=4"]))
+
+
+def test_wire_copy_isolates_records_and_shares_arrays() -> None:
+    """A client may change what it received; the server's message stays as it was sent."""
+    from fedsim.engine.executors import wire_copy
+
+    arrays = _arrays(np.arange(3, dtype=np.float32))
+    content = RecordDict({"arrays": arrays, "config": ConfigRecord({"server-round": 2, "l": [1]})})
+    sent = Message(content, NODE_ID_OFFSET, "train")
+    got = wire_copy(sent)
+    got.content["config"].pop("server-round")
+    got.content["config"]["l"].append(2)
+    got.content["arrays"]["extra"] = Array(np.zeros(1, np.float32))
+    got.content["more"] = ConfigRecord({"x": 1})
+    got.metadata.__dict__["_dst_node_id"] = 7
+    assert dict(sent.content["config"]) == {"server-round": 2, "l": [1]}
+    assert list(sent.content["arrays"].keys()) == ["w"]
+    assert list(sent.content) == ["arrays", "config"]
+    assert sent.metadata.dst_node_id == NODE_ID_OFFSET
+    assert wire_copy(sent).content["arrays"]["w"] is arrays["w"]  # bytes are not copied
+    assert wire_copy(sent).metadata.message_type == "train"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fedsim.config import DataSection
+from fedsim.data.partition_cache import cached_partitions, partition_key
 from fedsim.data.partitioners import PARTITIONERS
 from fedsim.errors import ConfigError
 
@@ -24,12 +25,13 @@ def partition_indices(
     The `data.partitioner` of flwr-datasets cuts them; rows are shuffled with `seed` first,
     so the same seed gives the same shards. `groups` are natural client ids (one per
     example) for the "natural" partitioner. A configuration that cannot be met, or that
-    leaves a client with no examples, is a ConfigError naming the key to change.
+    leaves a client with no examples, is a ConfigError naming the key to change. Shards
+    once cut are read back from fedsim's cache (fedsim.data.partition_cache).
     """
     labels = np.asarray(labels, dtype=np.int64)
     if labels.ndim != 1:
         raise ValueError(f"labels must be one-dimensional, got shape {labels.shape}")
-    build = PARTITIONERS.get(data.partitioner)
+    PARTITIONERS.get(data.partitioner)  # an unknown name is a ConfigError before any work
     if not 1 <= data.num_clients <= len(labels):
         raise ConfigError(
             "data.num_clients",
@@ -38,8 +40,16 @@ def partition_indices(
         )
     if groups is not None and len(groups) != len(labels):
         raise ValueError(f"groups has {len(groups)} entries for {len(labels)} labels")
+    key = partition_key(labels, data, seed, groups)
+    return cached_partitions(key, lambda: _cut(labels, data, seed, groups))
+
+
+def _cut(labels: np.ndarray, data: DataSection, seed: int,
+         groups: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The shards as flwr-datasets' partitioner cuts them (see `partition_indices`)."""
     from datasets import Dataset
 
+    build = PARTITIONERS.get(data.partitioner)
     plan = build(data, seed, labels, groups)
     order = np.random.default_rng(seed).permutation(len(labels))
     columns = {"label": labels[order], "index": order}

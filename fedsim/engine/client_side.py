@@ -14,6 +14,7 @@ from fedsim.config import Config
 from fedsim.data import ArrayDataset, FederatedData, load_federated_data
 from fedsim.engine.app_config import resolve_device
 from fedsim.engine.ensemble_model import global_model
+from fedsim.engine.fast_arrays import install as install_fast_arrays
 from fedsim.engine.seeding import client_generator
 from fedsim.privacy.models import build_model
 from fedsim.tasks import Task, build_task
@@ -32,6 +33,7 @@ class ClientRuntime:
     def build(cls, cfg: Config, data: FederatedData | None = None) -> ClientRuntime:
         """The runtime for `cfg`; `data` is the run's FederatedData if the caller has it
         (the Ray executor ships the driver's), else it is loaded and partitioned here."""
+        install_fast_arrays()  # the weights cross as Flower Arrays every message
         if data is None:
             data = load_federated_data(cfg.data, cfg.run.seed)
         task = build_task(cfg, data)

@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flwr.app import Error, Message, RecordDict
+from flwr.app import Error, Message, MetricRecord, RecordDict
 from flwr.common.constant import ErrorCode
 from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 
 from fedsim.engine.record_bytes import record_bytes
-from fedsim.engine.update_check import update_problem
+from fedsim.engine.update_check import records_of, update_problem
 from fedsim.errors import ClientFailureError
 from fedsim.privacy.decline import is_decline
 
@@ -39,7 +39,7 @@ def content_bytes(content: RecordDict) -> int:
 def _metrics(content: RecordDict) -> dict[str, Any]:
     """A reply's metrics with snake_case keys (num-examples -> num_examples)."""
     values: dict[str, Any] = {}
-    for record in content.metric_records.values():
+    for record in records_of(content, MetricRecord):
         values.update({key.replace("-", "_"): value for key, value in record.items()})
     return values
 

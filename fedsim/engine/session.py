@@ -25,6 +25,7 @@ from fedsim.data import label_histogram, load_federated_data
 from fedsim.data.overlap import split_overlap
 from fedsim.engine.app_config import resolve_device
 from fedsim.engine.ensemble_model import global_model
+from fedsim.engine.fast_arrays import install as install_fast_arrays
 from fedsim.engine.recording import RecordingGrid
 from fedsim.engine.resume import ResumePlan, resumed_manifest
 from fedsim.engine.seeding import seed_server
@@ -90,6 +91,7 @@ def client_timeout(cfg: Config) -> float:
 def serve(grid: Grid, cfg: Config, run_dir: Path, progress: bool = True) -> dict[str, Any]:
     """Run the federation on `grid`, recording every round in `run_dir`; return the summary."""
     started = time.perf_counter()
+    install_fast_arrays()  # Flower's Array <-> NumPy, header parsing cached
     check_federation_size(grid, cfg)
     seed_server(cfg.run.seed)
     data = load_federated_data(cfg.data, cfg.run.seed)
@@ -114,11 +116,13 @@ def serve(grid: Grid, cfg: Config, run_dir: Path, progress: bool = True) -> dict
         latest["arrays"] = arrays
         if plan.restore_once(server_round, strategy, grid, tracker, ledger):
             return MetricRecord()  # round `offset` was evaluated and recorded before
+        evaluating = time.perf_counter()
         model = global_model(template, arrays.to_torch_state_dict(), cfg.task.name)
         dev = {**task.evaluate(model, data.dev), **attack_metrics(cfg, model, data.dev)}
         dev.update(task_round_metrics(task, model, server_round, run_dir, tracker.writer))
         log = recorder.take()
-        tracker.log_round(server_round, dev, log, ledger.observe(server_round, log))
+        timing = {"eval_seconds": time.perf_counter() - evaluating}  # server-side dev eval
+        tracker.log_round(server_round, dev, log, {**ledger.observe(server_round, log), **timing})
         if plan.due(server_round):
             plan.save(server_round, arrays, strategy, grid, tracker, ledger)
         return MetricRecord(dev)

@@ -17,14 +17,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, RecordDict
+from flwr.app import Array, ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 
 WEIGHT_KEY = "num-examples"
 
 
+def records_of(content: RecordDict, kind: type) -> list:
+    """The message's records of type `kind`, in order (what `content.array_records.values()`
+    gives, without building Flower's typed view of the RecordDict each time: ~20 us)."""
+    return [record for record in content.values() if isinstance(record, kind)]
+
+
 def single_arrays(content: RecordDict) -> ArrayRecord | None:
     """The message's one ArrayRecord, or None when it has none or several."""
-    records = list(content.array_records.values())
+    records = records_of(content, ArrayRecord)
     return records[0] if len(records) == 1 else None
 
 
@@ -73,7 +79,7 @@ def _values_problem(sent: ArrayRecord, got: ArrayRecord, max_update_norm: float)
 
 
 def _weight_problem(reply: RecordDict) -> str | None:
-    for record in reply.metric_records.values():
+    for record in records_of(reply, MetricRecord):
         if WEIGHT_KEY in record:
             value = record[WEIGHT_KEY]
             ok = isinstance(value, (int, float)) and math.isfinite(value) and value > 0
@@ -84,14 +90,15 @@ def _weight_problem(reply: RecordDict) -> str | None:
 def update_problem(sent: RecordDict, reply: RecordDict, max_update_norm: float) -> str | None:
     """Why the training reply `reply` to `sent` must not be aggregated, or None if it may."""
     sent_arrays = single_arrays(sent)
-    masked = not any(len(r) for r in reply.array_records.values())  # SecAgg+ empties them
-    if sent_arrays is None or (masked and reply.config_records):
+    masked = not any(len(r) for r in records_of(reply, ArrayRecord))  # SecAgg+ empties them
+    if sent_arrays is None or (masked and records_of(reply, ConfigRecord)):
         return None
     got = single_arrays(reply)
     if got is None:
-        return f"expected one ArrayRecord, got {len(reply.array_records)}"
-    if len(reply.metric_records) != 1:
-        return f"expected one MetricRecord, got {len(reply.metric_records)}"
+        return f"expected one ArrayRecord, got {len(records_of(reply, ArrayRecord))}"
+    metrics = records_of(reply, MetricRecord)
+    if len(metrics) != 1:
+        return f"expected one MetricRecord, got {len(metrics)}"
     return (
         _structure_problem(sent_arrays, got)
         or _values_problem(sent_arrays, got, max_update_norm)

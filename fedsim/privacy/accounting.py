@@ -3,23 +3,28 @@
 A history is a list of (noise_multiplier, sample_rate, steps) segments, exactly what
 Opacus' accountants keep; anyone holding `summary.json["privacy"]["per_client"]` can rebuild
 it and recompute epsilon with another accountant.
+
+Opacus is imported when an accountant is first needed: importing it costs ~1.5 s (it pulls
+in torch.distributed and scipy), which a run without DP should not pay at start-up.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from opacus.accountants import PRVAccountant, RDPAccountant
-from opacus.accountants.accountant import IAccountant
-from opacus.accountants.utils import get_noise_multiplier
+if TYPE_CHECKING:
+    from opacus.accountants.accountant import IAccountant
 
 Segment = tuple[float, float, int]  # (noise_multiplier, sample_rate, steps)
-ACCOUNTANTS: dict[str, type[IAccountant]] = {"rdp": RDPAccountant, "prv": PRVAccountant}
+ACCOUNTANT_KINDS = ("rdp", "prv")
 
 
 def make_accountant(kind: str, history: list[Segment] | None = None) -> IAccountant:
     """A fresh Opacus accountant of `kind` ("rdp" | "prv") holding `history`."""
-    accountant = ACCOUNTANTS[kind]()
+    from opacus.accountants import PRVAccountant, RDPAccountant
+
+    accountant = {"rdp": RDPAccountant, "prv": PRVAccountant}[kind]()
     accountant.history = [tuple(s) for s in history or [] if s[2] > 0]
     return accountant
 
@@ -39,6 +44,8 @@ def noise_for_budget(
 ) -> float:
     """The smallest noise multiplier whose `steps` at `sample_rate` stay within
     (target_epsilon, delta) under accountant `kind` (Opacus' search)."""
+    from opacus.accountants.utils import get_noise_multiplier
+
     return float(
         get_noise_multiplier(
             target_epsilon=target_epsilon,

@@ -177,3 +177,30 @@ def test_ray_pool_is_reused_across_runs_with_identical_weights(runs_dir: Path) -
     assert loaded == [[] for _ in pool.actors]  # data came from the driver, SGD without dynamo
     ray_executor.shutdown_pool()
     assert ray_executor._POOL is None
+
+
+def test_node_state_follows_a_node_to_another_actor() -> None:
+    """The Ray executor moves a node between actors to balance a round: the driver ships the
+    state the last actor returned, and the count goes on instead of starting again."""
+    from fedsim.engine.ray_executor import ClientWorker
+
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 1, 0
+    actors = [ClientWorker(threads=torch.get_num_threads()) for _ in range(2)]
+    for actor in actors:
+        actor._app = _counting_app()
+        actor.reset({}, 2, None, None)
+    node = NODE_ID_OFFSET + 1
+
+    def seen(actor: ClientWorker, states: dict) -> tuple[int, dict]:
+        msg = Message(RecordDict({}), node, "train")
+        msg.metadata.__dict__["_message_id"] = "m"
+        replies, back = actor.run_moved([msg], None, states)
+        return int(replies[0].content["metrics"]["seen"]), back
+
+    first, state = seen(actors[0], {})
+    second, state = seen(actors[0], {})  # stays: nothing shipped
+    assert (first, second) == (1, 2) and list(state) == [node]
+    assert seen(actors[1], {})[0] == 1  # moved without its state: it would start again
+    actors[1].reset({}, 2, None, None)
+    third, state = seen(actors[1], state)  # moved with the state actor 0 returned
+    assert third == 3 and state[node] is not None

@@ -58,11 +58,14 @@ def run_inline(cfg: Config, run_config: dict) -> None:
 def run_ray(cfg: Config, run_config: dict) -> None:
     """Clients on a pool of Ray actors."""
     from fedsim.data import load_federated_data  # cached: prepare() loaded it already
+    from fedsim.engine.balance import expected_work
     from fedsim.engine.ray_executor import RayExecutor
 
     key = (cfg.data, cfg.run.seed)
     data = (key, load_federated_data(*key))  # shipped to the actors: they never partition
-    _serve_on(RayExecutor(run_config, cfg.data.num_clients, cfg.run, data), cfg, run_config)
+    work = expected_work(cfg, [len(part) for part in data[1].partitions])
+    executor = RayExecutor(run_config, cfg.data.num_clients, cfg.run, data, work)
+    _serve_on(executor, cfg, run_config)
 
 
 @BACKENDS.register("flower")

@@ -57,6 +57,11 @@ class DirectGrid(Grid):
         """The partition id the node with `node_id` holds."""
         return node_id - NODE_ID_OFFSET
 
+    def worker_of(self, node_id: int) -> int | None:
+        """The executor's worker (Ray actor index) that last ran `node_id`; None inline."""
+        worker_of = getattr(self._executor, "worker_of", None)
+        return None if worker_of is None else worker_of(node_id)
+
     def _check(self, message: Message) -> None:
         meta = message.metadata
         known = meta.dst_node_id in self._node_ids

@@ -1,8 +1,12 @@
-"""A pool of Ray actors, each hosting a fixed set of nodes, alive for the whole run or sweep.
+"""A pool of Ray actors that runs the clients' messages, alive for the whole run or sweep.
 
-Node k always goes to actor k mod pool size, so its Context (client state) and the
-actor's cached data and model persist across rounds. One Ray call per actor per round
-carries all of that actor's messages.
+Each round's messages are spread over the actors by expected work (fedsim.engine.balance:
+largest first onto the least-loaded actor, a node staying on the actor it last ran on when
+that is as good), so that no actor idles while another still works. One Ray call per
+actor per round carries all of that actor's messages. Client state (a node's
+Context.state: DP accountants, SecAgg+ keys) comes back to the driver after every call
+that changed it and goes with the node's next message when that runs on another actor, so
+the driver always holds every node's latest state (checkpoints read it there).
 
 The pool outlives a run: the next run in the same process with the same
 (client_cpus, client_gpus, pool size) reuses the live actors (a sweep pays Ray's and the
@@ -13,8 +17,8 @@ at process exit or on `shutdown_pool()`.
 
 An actor that dies mid-round (RayActorError) or does not answer within the round's
 deadline (client timeout x its messages + a grace period) fails its messages with Error
-replies and is replaced by a fresh actor for later rounds; the nodes it hosted start again
-with empty Contexts.
+replies and is replaced by a fresh actor for later rounds; its nodes continue from the
+state the driver last received for them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from flwr.app import Message, RecordDict
 
 from fedsim.config import DataSection, RunSection
 from fedsim.data.types import FederatedData
+from fedsim.engine.balance import Work, balanced_assignment
 from fedsim.engine.executors import (
     NODE_ID_OFFSET,
     NodeRunner,
@@ -95,9 +100,23 @@ class ClientWorker:
         return [name for name in modules if name in sys.modules]
 
     def run(self, messages: list[Message], timeout: float | None = None) -> list[Message]:
+        """Replies to `messages` (in order), each node in its Context on this actor."""
         if self._runner is None:
             raise RuntimeError(self._reset_error)
         return self._runner.run(_unshared(messages), timeout)
+
+    def run_moved(
+        self, messages: list[Message], timeout: float | None, states: dict[int, RecordDict]
+    ) -> tuple[list[Message], dict[int, RecordDict]]:
+        """`run`, after giving nodes that last ran elsewhere their latest `states`; returns
+        the replies and the non-empty states of the nodes that ran."""
+        if self._runner is None:
+            raise RuntimeError(self._reset_error)
+        self._runner.restore_node_states(states)
+        replies = self._runner.run(_unshared(messages), timeout)
+        ran = {m.metadata.dst_node_id for m in messages}
+        held = self._runner.node_states()
+        return replies, {n: held[n] for n in ran if n in held and len(held[n])}
 
     def node_id(self) -> str:
         """The Ray node this actor runs on (which cluster machine hosts these clients)."""
@@ -251,8 +270,12 @@ class RayExecutor:
         num_partitions: int,
         run: RunSection,
         data: tuple[DataKey, FederatedData] | None = None,
+        work: Work | None = None,
     ) -> None:
         self._ray = start_ray(run.num_cpus, run.ray_address)
+        self._work = work  # expected work of a message: (partition id, type) -> units
+        self._states: dict[int, RecordDict] = {}  # node -> its latest non-empty state
+        self._home: dict[int, int] = {}  # node -> the actor holding its latest state
         self._pool = acquire_pool(self._ray, run, num_partitions)
         self._pool.runs += 1
         self._actors = self._pool.actors
@@ -266,17 +289,28 @@ class RayExecutor:
         for actor in self._actors:
             actor.reset.remote(*self._reset_args)
 
-    def _actor_of(self, node_id: int) -> int:
-        return (node_id - NODE_ID_OFFSET) % len(self._actors)
+    def _assign(self, messages: list[Message]) -> list[int]:
+        """The actor of each message: balanced by expected work (fedsim.engine.balance)."""
+        nodes = [m.metadata.dst_node_id for m in messages]
+        work = self._work or (lambda pid, kind: 1.0)
+        costs = [work(n - NODE_ID_OFFSET, m.metadata.message_type)
+                 for n, m in zip(nodes, messages, strict=True)]  # fmt: skip
+        return balanced_assignment(costs, len(self._actors), [self._home.get(n) for n in nodes])
+
+    def worker_of(self, node_id: int) -> int | None:
+        """The actor index that last ran `node_id` (None before it ran)."""
+        return self._home.get(node_id)
 
     def start(self, messages: list[Message], timeout: float | None = None) -> object:
         groups: dict[int, list[int]] = {}
-        for position, message in enumerate(messages):
-            groups.setdefault(self._actor_of(message.metadata.dst_node_id), []).append(position)
-        calls = [
-            (a, positions, self._actors[a].run.remote([messages[p] for p in positions], timeout))
-            for a, positions in groups.items()
-        ]
+        for position, actor in enumerate(self._assign(messages)):
+            groups.setdefault(actor, []).append(position)
+        calls = []
+        for a, positions in groups.items():
+            batch = [messages[p] for p in positions]
+            moved = {n: self._states[n] for n in (m.metadata.dst_node_id for m in batch)
+                     if n in self._states and self._home.get(n) != a}  # fmt: skip
+            calls.append((a, positions, self._actors[a].run_moved.remote(batch, timeout, moved)))
         deadline = None if timeout is None else timeout * len(messages) + _GRACE_S
         return messages, calls, deadline
 
@@ -296,35 +330,34 @@ class RayExecutor:
             self._replace(actor)
             return [failure_reply(m, f"worker gave no answer within {deadline:g} s") for m in sent]
         try:
-            return self._ray.get(ref)
+            replies, states = self._ray.get(ref)
         except self._ray.exceptions.RayActorError as err:  # died mid-round: fail, replace
             self._replace(actor)
             return [failure_reply(m, f"worker lost: {type(err).__name__}") for m in sent]
         except Exception as err:  # the actor is alive but broken: the next run starts afresh
             self._pool.broken = True
             return [error_reply(m, err) for m in sent]
+        self._states.update(states)
+        self._home.update((m.metadata.dst_node_id, actor) for m in sent)
+        return replies
 
     def _replace(self, actor: int) -> None:
-        """A fresh actor in place of a lost or hung one, started on this run."""
+        """A fresh actor in place of a lost or hung one, started on this run; its nodes go
+        on from the state the driver last received for them."""
         self._ray.kill(self._actors[actor])
         self._actors[actor] = self._pool.worker.remote(self._threads)
         self._actors[actor].reset.remote(*self._reset_args)
+        self._home = {n: a for n, a in self._home.items() if a != actor}
 
     def node_states(self) -> dict[int, RecordDict]:
-        """Every node's Context.state, gathered from the actors."""
-        states: dict[int, RecordDict] = {}
-        for part in self._ray.get([a.node_states.remote() for a in self._actors]):
-            states.update(part)
-        return states
+        """Every node's latest non-empty Context.state (the driver holds them all)."""
+        return dict(self._states)
 
     def restore_node_states(self, states: dict[int, RecordDict]) -> None:
-        """Send each actor the checkpointed Context.state of the nodes it hosts."""
-        shares: dict[int, dict[int, RecordDict]] = {}
-        for node_id, state in states.items():
-            shares.setdefault(self._actor_of(node_id), {})[node_id] = state
-        self._ray.get(
-            [self._actors[a].restore_node_states.remote(s) for a, s in shares.items()]
-        )
+        """Checkpointed Context.states: each goes with its node's next message."""
+        self._states.update(states)
+        for node_id in states:
+            self._home.pop(node_id, None)
 
     def close(self) -> None:
         """End this run; the actors stay up for the next one (see `shutdown_pool`)."""

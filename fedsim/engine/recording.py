@@ -180,4 +180,7 @@ class RecordingGrid(Grid):
         self._log.received += up
         entry = {"node_id": node_id, "stage": stage, **_metrics(reply.content)}
         entry.update(bytes_up=up, bytes_down=down.get(node_id, 0))
+        worker = getattr(self._inner, "worker_of", lambda _: None)(node_id)
+        if worker is not None:  # the Ray actor that ran it (benchmarks' critical path)
+            entry["worker"] = worker
         self._log.clients.append(entry)

@@ -34,11 +34,7 @@ bench: setup
 	$(PY) benchmarks/engine_overhead.py
 
 bench-all: setup
-	$(PY) benchmarks/engine_overhead.py
-	$(PY) benchmarks/scaling.py
-	$(PY) benchmarks/population.py
-	$(PY) benchmarks/dp_overhead.py
-	$(PY) benchmarks/secagg_overhead.py
+	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/guard.py
 	$(PY) benchmarks/gpu_check.py
 

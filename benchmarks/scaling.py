@@ -1,7 +1,8 @@
 """Engine overhead as the round grows and as the model grows (issue #9 (b) and (f)).
 
 (b) clients per round 10 / 100 / 1000 (fashion-mnist, MLP, one local step each, inline):
-    per-round engine overhead = round wall - sum of client handler seconds.
+    per-round overhead = round wall - sum of client handler seconds; engine overhead = that
+    minus the server's central dev evaluation (`eval_seconds` in metrics.jsonl).
 (f) model size 0.01M-10M parameters (fashion-mnist MLP widths 3 / 30 / 300 / 3200, 10
     clients x 5 local steps): overhead as a share of the round, i.e. where it stops mattering.
 Medians over steady rounds (round >= 2). A script, not a test. Prints markdown, writes JSON.
@@ -42,10 +43,13 @@ def measure(runs: Path, name: str, *overrides: str) -> dict[str, float]:
     clients = [sum(float(c["seconds"]) for c in r["clients"]) for r in steady]
     params = sum(p.numel() for p in build_task(cfg, load_federated_data(cfg.data, 0))
                  .build_model().parameters())  # fmt: skip
+    evals = [float(r.get("eval_seconds", 0.0)) for r in steady]  # the server's dev evaluation
     round_ms, client_ms = 1000 * statistics.median(rounds), 1000 * statistics.median(clients)
     overhead = statistics.median(a - b for a, b in zip(rounds, clients, strict=True))
+    engine = statistics.median(a - b - c for a, b, c in zip(rounds, clients, evals, strict=True))
     return {"params": params, "round_ms": round_ms, "client_ms": client_ms,
-            "overhead_ms": 1000 * overhead}  # fmt: skip
+            "overhead_ms": 1000 * overhead, "eval_ms": 1000 * statistics.median(evals),
+            "engine_ms": 1000 * engine}  # fmt: skip
 
 
 def per_round_table(runs: Path, sizes: list[int]) -> list[dict[str, float]]:
@@ -61,14 +65,17 @@ def model_size_table(runs: Path, widths: tuple[int, ...] = (3, 30, 300, 3200)) -
 
 
 def markdown(b: list[dict], f: list[dict]) -> str:
-    """Both tables as markdown."""
-    lines = ["| clients per round | round ms | client ms | overhead ms | overhead per client ms |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    """Both tables as markdown (either may be empty)."""
+    lines = ["| clients per round | round ms | client ms | overhead ms | server dev eval ms | "
+             "engine ms (overhead - eval) | engine per client ms |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
     lines += [f"| {r['clients']} | {r['round_ms']:.1f} | {r['client_ms']:.1f} | "
-              f"{r['overhead_ms']:.1f} | {r['overhead_ms'] / r['clients']:.2f} |" for r in b]
-    lines += ["", "| parameters | round ms | overhead ms | overhead share |", "|---|---|---|---|"]
+              f"{r['overhead_ms']:.1f} | {r['eval_ms']:.1f} | {r['engine_ms']:.1f} | "
+              f"{r['engine_ms'] / r['clients']:.2f} |" for r in b]
+    lines += ["", "| parameters | round ms | overhead ms | server dev eval ms | overhead share |",
+              "|---|---|---|---|---|"]  # fmt: skip
     lines += [f"| {r['params']:,} | {r['round_ms']:.1f} | {r['overhead_ms']:.1f} | "
-              f"{r['overhead_ms'] / r['round_ms']:.1%} |" for r in f]
+              f"{r['eval_ms']:.1f} | {r['overhead_ms'] / r['round_ms']:.1%} |" for r in f]
     return "\n".join(lines)
 
 

@@ -71,14 +71,15 @@ def clients_per_round(quick: bool, tmp: Path) -> Section:
     targets = [_target(f"engine overhead per round, {n} clients (inline, minus server eval)",
                        by_size[n]["engine_ms"], limit, "ms")
                for n, limit in ((10, 10), (100, 50)) if n in by_size]  # fmt: skip
-    return {"table": scaling.markdown(rows, []), "data": rows, "targets": targets}
+    return {"table": scaling.markdown(rows, []).split("\n\n")[0], "data": rows,
+            "targets": targets}
 
 
 def model_size(quick: bool, tmp: Path) -> Section:
     """(f) overhead share of the round as the model grows."""
     widths = (3, 30, 300) if quick else (3, 30, 300, 3200)
     rows = scaling.model_size_table(tmp / "f", widths)
-    return {"table": scaling.markdown([], rows).strip(), "data": rows, "targets": []}
+    return {"table": scaling.markdown([], rows).split("\n\n")[1], "data": rows, "targets": []}
 
 
 def population(quick: bool, tmp: Path) -> Section:
@@ -136,6 +137,9 @@ def efficiency(quick: bool, tmp: Path) -> Section:
 
 def sweep(quick: bool, tmp: Path) -> Section:
     """A ray sweep: Ray started once, the later cells on the live pool."""
+    from fedsim.engine.ray_executor import shutdown_pool
+
+    shutdown_pool()  # earlier sections' Ray: the sweep must start its own, once
     (tmp / "w").mkdir(exist_ok=True)
     result = sweep_startup.measure(5 if quick else 20, tmp / "w")
     targets = [(f"a {result['cells']}-cell sweep starts Ray once",

@@ -36,6 +36,19 @@ def content_bytes(content: RecordDict) -> int:
     return sum(record_bytes(record) for record in content.values())
 
 
+def bytes_down(batch: list[Message]) -> dict[int, int]:
+    """Bytes each destination node receives, counted once per distinct content object (a
+    strategy sends the same content to every node of a round)."""
+    sizes: dict[int, int] = {}
+    down: dict[int, int] = {}
+    for message in batch:
+        key = id(message.content)
+        if key not in sizes:
+            sizes[key] = content_bytes(message.content)
+        down[message.metadata.dst_node_id] = sizes[key]
+    return down
+
+
 def _metrics(content: RecordDict) -> dict[str, Any]:
     """A reply's metrics with snake_case keys (num-examples -> num_examples)."""
     values: dict[str, Any] = {}
@@ -98,7 +111,7 @@ class RecordingGrid(Grid):
     ) -> list[Message]:
         """Send, wait, record, and return replies sorted by source node id."""
         batch = list(messages)
-        down = {m.metadata.dst_node_id: content_bytes(m.content) for m in batch}
+        down = bytes_down(batch)
         kinds = {m.metadata.dst_node_id: m.metadata.message_type for m in batch}
         replies = sorted(
             self._inner.send_and_receive(batch, timeout=timeout),

@@ -26,6 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench_io import save_and_print
+
 from fedsim.quiet import quiet_environment
 
 quiet_environment(FEDSIM_NO_PROGRESS="1")
@@ -104,11 +106,7 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()
     results = run_all(args.rounds, args.only)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"results": results, "load_before": load,
-                                    "load_after": os.getloadavg()}, indent=1) + "\n")
-    print(markdown(results))
-    print(f"load average before {load}, after {os.getloadavg()}")
+    save_and_print(args.out, {"results": results}, markdown(results), load)
 
 
 if __name__ == "__main__":

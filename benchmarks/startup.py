@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_io import save_and_print  # noqa: E402
 from engine_overhead import JOB  # noqa: E402
 
 CHILD = """
@@ -88,11 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()
     results = run_all(args.backends, args.repeats)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"results": results, "load_before": load,
-                                    "load_after": os.getloadavg()}, indent=1) + "\n")
-    print(markdown(results))
-    print(f"load average before {load}, after {os.getloadavg()}")
+    save_and_print(args.out, {"results": results}, markdown(results), load)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_io import save_and_print
 from engine_overhead import JOB  # noqa: E402
 
 from fedsim.quiet import quiet_environment  # noqa: E402
@@ -81,10 +82,7 @@ def main() -> None:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="fedsim-sweep-") as tmp:
         result = measure(args.cells, Path(tmp))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({**result, "load_before": load,
-                                    "load_after": os.getloadavg()}, indent=1) + "\n")
-    print(markdown(result))
+    save_and_print(args.out, result, markdown(result), load)
 
 
 if __name__ == "__main__":

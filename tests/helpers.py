@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -23,3 +25,11 @@ def run_config(cfg: Config) -> tuple[Path, dict[str, Any], dict[str, torch.Tenso
     """Run `cfg`; return its run directory, summary and final weights."""
     run_dir, summary = run(cfg)
     return run_dir, summary, load_file(str(run_dir / "weights.safetensors"))
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """The Python file at `path` (a script outside the package) imported as module `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,17 +4,15 @@ benchmarks/guard_baseline.json (a ratio, not an absolute time: see benchmarks/gu
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from tests.helpers import load_script
 
 GUARD = Path(__file__).resolve().parents[1] / "benchmarks" / "guard.py"
 
 
 def _guard_module():
-    spec = importlib.util.spec_from_file_location("fedsim_bench_guard", GUARD)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(GUARD, "fedsim_bench_guard")
 
 
 def test_engine_overhead_ratio_within_three_times_baseline() -> None:

@@ -8,7 +8,6 @@ and the actors ran on both worker nodes.
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import subprocess
 import sys
@@ -26,16 +25,13 @@ from fedsim.engine.ray_address import (
     resolve_ray_address,
 )
 from fedsim.errors import ConfigError, IncompatibleOptionsError
-from tests.helpers import run_config, small_config
+from tests.helpers import load_script, run_config, small_config
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ray_cluster.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("fedsim_ray_cluster", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "fedsim_ray_cluster")
 
 
 def _closed_port() -> int:

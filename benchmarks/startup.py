@@ -31,16 +31,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_io import save_and_print  # noqa: E402
 from engine_overhead import JOB  # noqa: E402
 
+# Stamps each recorded round. It patches fedsim.tracking.rounds when the CLI first imports it
+# (an import hook): importing it here would import torch and Flower before the CLI starts.
 CHILD = """
-import json, sys, time
-from fedsim.tracking import rounds
+import importlib.abc, importlib.util, json, sys, time
 stamps = {}
-log_round = rounds.RoundTracker.log_round
-def stamped(self, server_round, *args, **kwargs):
-    row = log_round(self, server_round, *args, **kwargs)
-    stamps.setdefault(server_round, time.time())
-    return row
-rounds.RoundTracker.log_round = stamped
+def patch(rounds):
+    log_round = rounds.RoundTracker.log_round
+    def stamped(self, server_round, *args, **kwargs):
+        row = log_round(self, server_round, *args, **kwargs)
+        stamps.setdefault(server_round, time.time())
+        return row
+    rounds.RoundTracker.log_round = stamped
+class Hook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path, target=None):
+        if name != "fedsim.tracking.rounds":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        self.inner = spec.loader
+        spec.loader = self
+        return spec
+    def create_module(self, spec):
+        return self.inner.create_module(spec)
+    def exec_module(self, module):
+        self.inner.exec_module(module)
+        patch(module)
+sys.meta_path.insert(0, Hook())
 from fedsim.cli import main
 code = main(sys.argv[1:])
 print("RESULT " + json.dumps({"code": code, "stamps": stamps, "end": time.time()}))

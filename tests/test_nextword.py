@@ -22,7 +22,7 @@ from fedsim.engine.run import run
 from fedsim.errors import ConfigError, DataError
 from fedsim.tasks import build_task
 from fedsim.tasks.generation import continue_text
-from fedsim.tasks.lm_metrics import sequence_losses, tally, unigram_accuracy
+from fedsim.tasks.lm_metrics import sequence_losses, tally, token_losses, unigram_accuracy
 from fedsim.tasks.tokenizers import BOS, EOS, OOV, PAD, BpeTokenizer, WordTokenizer, token_windows
 
 TINY = "tiny-text"
@@ -124,6 +124,16 @@ def test_sequence_loss_averages_each_sequences_non_pad_tokens() -> None:
     assert sequence_losses(logits, targets, PAD).tolist() == pytest.approx(
         [math.log(4), math.log(2)]
     )
+
+
+def test_token_losses_match_log_softmax_of_each_target() -> None:
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 5, 7, generator=generator)
+    targets = torch.randint(0, 7, (3, 5), generator=generator)
+    targets[0, 3:] = PAD
+    expected = -logits.log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    expected = expected.masked_fill(targets == PAD, 0.0)
+    assert torch.allclose(token_losses(logits, targets, PAD), expected, atol=1e-6)
 
 
 def test_unigram_baseline_predicts_the_most_frequent_scored_token() -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from flwr.app import Message, RecordDict
 
 from fedsim.config import DataSection, RunSection
 from fedsim.data.types import FederatedData
+from fedsim.engine import ray_early
 from fedsim.engine.balance import Work, balanced_assignment
 from fedsim.engine.executors import (
     NODE_ID_OFFSET,
@@ -47,6 +49,7 @@ from fedsim.engine.ray_address import (
     probe_cluster,
     resolve_ray_address,
 )
+from fedsim.engine.ray_lean import lean_local_start
 from fedsim.errors import ConfigError
 from fedsim.quiet import quiet_environment
 
@@ -164,13 +167,18 @@ def start_ray(num_cpus: int, address: str = "") -> Any:
 
     joined = resolve_ray_address(address)
     target = (joined, 0) if joined else (LOCAL, num_cpus or os.cpu_count() or 1)
+    early = ray_early.wait()  # a private Ray `start_ray_soon` began
+    if early is not None and _STARTED is None:
+        _STARTED = early
+        atexit.register(shutdown_pool)
     if ray.is_initialized() and _STARTED in (None, target):
         return ray  # ours, or a Ray this process started otherwise
     if joined:
         probe_cluster(joined)  # Ray itself would wait minutes on a dead address
     shutdown_pool()  # ours, started (or joined) with another run.num_cpus / run.ray_address
     try:
-        ray.init(**init_kwargs(target[1], joined))
+        with nullcontext() if joined else lean_local_start():
+            ray.init(**init_kwargs(target[1], joined))
     except (ConnectionError, RuntimeError, ValueError) as err:
         if not joined:
             raise
@@ -259,6 +267,7 @@ def shutdown_pool() -> None:
     if _STARTED is not None:
         ray.shutdown()
         _STARTED = None
+    ray_early.forget()
 
 
 class RayExecutor:

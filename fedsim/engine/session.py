@@ -29,6 +29,7 @@ from fedsim.engine.fast_arrays import install as install_fast_arrays
 from fedsim.engine.recording import RecordingGrid
 from fedsim.engine.resume import ResumePlan, resumed_manifest
 from fedsim.engine.seeding import seed_server
+from fedsim.engine.server_threads import evaluation_threads
 from fedsim.engine.strategies import build_strategy
 from fedsim.errors import ConfigError
 from fedsim.privacy.ledger import PrivacyLedger
@@ -118,8 +119,9 @@ def serve(grid: Grid, cfg: Config, run_dir: Path, progress: bool = True) -> dict
             return MetricRecord()  # round `offset` was evaluated and recorded before
         evaluating = time.perf_counter()
         model = global_model(template, arrays.to_torch_state_dict(), cfg.task.name)
-        dev = {**task.evaluate(model, data.dev), **attack_metrics(cfg, model, data.dev)}
-        dev.update(task_round_metrics(task, model, server_round, run_dir, tracker.writer))
+        with evaluation_threads(cfg):  # the clients wait meanwhile: every core evaluates
+            dev = {**task.evaluate(model, data.dev), **attack_metrics(cfg, model, data.dev)}
+            dev.update(task_round_metrics(task, model, server_round, run_dir, tracker.writer))
         log = recorder.take()
         timing = {"eval_seconds": time.perf_counter() - evaluating}  # server-side dev eval
         tracker.log_round(server_round, dev, log, {**ledger.observe(server_round, log), **timing})
@@ -146,11 +148,12 @@ def serve(grid: Grid, cfg: Config, run_dir: Path, progress: bool = True) -> dict
         tracker.close()
     model = global_model(template, latest["arrays"].to_torch_state_dict(), cfg.task.name)
     sha = save_weights(model.state_dict(), run_dir / "weights.safetensors")
-    final = {split: {**task.evaluate(model, part), **attack_metrics(cfg, model, part)}
-             for split, part in (("dev", data.dev), ("test", data.test))}
-    if getattr(data, "heldout", None) is not None:  # clients never trained on (text corpora)
-        final["heldout"] = task.evaluate(model, data.heldout)
-    outputs = [vars(a) for a in task_artifacts(task, model, data, run_dir)]
+    with evaluation_threads(cfg):
+        final = {split: {**task.evaluate(model, part), **attack_metrics(cfg, model, part)}
+                 for split, part in (("dev", data.dev), ("test", data.test))}
+        if getattr(data, "heldout", None) is not None:  # clients never trained on (corpora)
+            final["heldout"] = task.evaluate(model, data.heldout)
+        outputs = [vars(a) for a in task_artifacts(task, model, data, run_dir)]
     return {
         "task": cfg.task.name,
         "dataset": cfg.data.dataset,

@@ -131,3 +131,8 @@ def test_wire_copy_isolates_records_and_shares_arrays() -> None:
     assert sent.metadata.dst_node_id == NODE_ID_OFFSET
     assert wire_copy(sent).content["arrays"]["w"] is arrays["w"]  # bytes are not copied
     assert wire_copy(sent).metadata.message_type == "train"
+    same = wire_copy(sent)  # still Flower's types, checking values, hashing as the original
+    assert type(same.content) is RecordDict and type(same.content["config"]) is ConfigRecord
+    assert same.content.object_id == sent.content.object_id
+    with pytest.raises(TypeError):
+        same.content["config"]["bad"] = object()  # type: ignore[assignment]

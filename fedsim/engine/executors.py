@@ -7,7 +7,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from flwr.app import ArrayRecord, Context, Error, Message, RecordDict
 from flwr.common.constant import ErrorCode
@@ -40,15 +40,42 @@ def wire_copy(message: Message) -> Message:
     """`message` as a client receives it over a wire: its metadata and records are copies, so
     a mod or handler that changes them (Flower's SecAgg+ mod pops a config key) cannot change
     the server's message. The `Array`s inside ArrayRecords, the bulk of a message and never
-    changed in place, are shared: 4x cheaper than `copy.deepcopy` (~35 vs ~140 us a message).
+    changed in place, are shared; so are the immutable values (numbers, strings, bytes) of
+    Config/MetricRecords: ~15 us a message, against ~140 us for `copy.deepcopy`.
     """
-    clone = copy.copy(message)
-    clone.__dict__["_metadata"] = copy.copy(message.metadata)
+    clone = _shallow(message)
+    clone.__dict__["_metadata"] = _shallow(message.metadata)
     if message.has_content():
-        clone.__dict__["_content"] = RecordDict({
-            name: record.copy() if isinstance(record, ArrayRecord) else copy.deepcopy(record)
+        clone.__dict__["_content"] = _with_data(message.content, {
+            name: record.copy() if isinstance(record, ArrayRecord) else _value_copy(record)
             for name, record in message.content.items()})
     return clone
+
+
+def _shallow(obj: Any) -> Any:
+    """A new `type(obj)` sharing `obj`'s attributes (what `copy.copy` makes, ~4x faster)."""
+    clone = object.__new__(type(obj))
+    clone.__dict__.update(obj.__dict__)
+    return clone
+
+
+def _with_data(typed: RecordDict, data: dict) -> RecordDict:
+    """A shallow copy of Flower's typed dict `typed` holding `data` (already checked values)
+    in a dict of its own; through the constructor where its layout is not the known one."""
+    if not isinstance(typed.__dict__.get("_data"), dict):
+        return type(typed)(data)
+    clone = _shallow(typed)
+    clone.__dict__.pop("_object_id", None)  # a cached content hash is not the copy's
+    clone.__dict__["_data"] = data
+    return clone
+
+
+def _value_copy(record: Any) -> Any:
+    """A Config/MetricRecord copy: its own dict and lists; numbers and strings are shared."""
+    if not isinstance(record.__dict__.get("_data"), dict):
+        return copy.deepcopy(record)
+    data = record.__dict__["_data"]
+    return _with_data(record, {k: list(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 def finish_reply(reply: Message) -> Message:

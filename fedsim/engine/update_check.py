@@ -41,6 +41,8 @@ def _structure_problem(sent: ArrayRecord, got: ArrayRecord) -> str | None:
         return f"arrays do not match the model (missing {missing}, unexpected {extra})"
     for name, array in got.items():
         want = sent[name]
+        if array.dtype == want.dtype and list(array.shape) == list(want.shape):
+            continue  # the ordinary reply: nothing to parse
         if tuple(array.shape) != tuple(want.shape):
             return f"{name}: shape {tuple(array.shape)}, expected {tuple(want.shape)}"
         if np.dtype(array.dtype).kind != np.dtype(want.dtype).kind:
@@ -56,11 +58,20 @@ def values_view(sent: Array, got: Array) -> np.ndarray:
     comparing header bytes with the server's own array needs no parsing, and a reply whose
     header differs in any way (e.g. float32 for a float64 model) takes the full path.
     """
-    nbytes = math.prod(sent.shape) * np.dtype(sent.dtype).itemsize
-    offset = len(sent.data) - nbytes
-    if len(got.data) == len(sent.data) and got.data[:offset] == sent.data[:offset]:
+    offset = _npy_data_offset(sent.data)
+    if offset and len(got.data) == len(sent.data) and got.data[:offset] == sent.data[:offset]:
         return np.frombuffer(got.data, dtype=np.dtype(sent.dtype), offset=offset)
     return got.numpy().ravel()
+
+
+def _npy_data_offset(data: bytes) -> int:
+    """Where the values start in .npy bytes `data` (magic, version, header length, header;
+    format 1.0: 2-byte length, 2.0/3.0: 4-byte); 0 when `data` is not .npy."""
+    if data[:6] != b"\x93NUMPY" or len(data) < 12:
+        return 0
+    if data[6] == 1:
+        return 10 + int.from_bytes(data[8:10], "little")
+    return 12 + int.from_bytes(data[8:12], "little")
 
 
 def _values_problem(sent: ArrayRecord, got: ArrayRecord, max_update_norm: float) -> str | None:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedsim.config import load_config
-from fedsim.engine.balance import balanced_assignment, expected_work
+from fedsim.engine.balance import MeasuredWork, balanced_assignment, expected_work
 
 COSTS = st.lists(st.floats(min_value=0.0, max_value=1e3, allow_nan=False), max_size=12)
 
@@ -63,3 +63,30 @@ def test_expected_work_follows_the_training_mode() -> None:
                                                                     batch_size=8))
     steps = expected_work(steps_cfg, [10, 40])
     assert steps(0, "train") == steps(1, "train") == 40.0
+
+
+def test_measured_work_prefers_measurements_and_scales_the_unmeasured() -> None:
+    units = {0: 10.0, 1: 40.0}
+    work = MeasuredWork(lambda pid, kind: units[pid] if kind == "train" else units[pid] / 3)
+    assert (work(0, "train"), work(1, "evaluate")) == (10.0, 40 / 3)  # nothing measured: units
+    work.observe(0, "train", 2.0)
+    work.observe(1, "evaluate", 0.0)  # no timing: ignored
+    work.observe(1, "evaluate", float("nan"))
+    assert work(0, "train") == 2.0  # its own measured time
+    assert work(1, "train") == 40.0 * (2.0 / 10.0)  # units at the measured seconds per unit
+    assert work(1, "evaluate") == 40 / 3  # another kind: still raw units
+    work.observe(0, "train", 3.0)
+    assert work(0, "train") == 2.5 and work(1, "train") == 40.0 * (5.0 / 20.0)  # means
+
+
+def test_measured_costs_balance_a_fixed_per_message_cost() -> None:
+    """Units proportional to examples miss a fixed cost per message; measurements do not."""
+    sizes = [100, 10, 10, 10, 10, 10, 10, 10, 10, 10]
+    seconds = [0.01 + 0.001 * n for n in sizes]  # 10 ms per message + 1 ms per example
+    work = MeasuredWork(lambda pid, kind: float(sizes[pid]))
+    by_units = balanced_assignment([work(p, "train") for p in range(10)], 2, [None] * 10)
+    for pid, s in enumerate(seconds):
+        work.observe(pid, "train", s)
+    measured = balanced_assignment([work(p, "train") for p in range(10)], 2, [None] * 10)
+    assert _makespan(seconds, measured, 2) < _makespan(seconds, by_units, 2)
+    assert _makespan(seconds, measured, 2) == _optimum(seconds, 2)

@@ -10,6 +10,10 @@ own seeded stream and the actors are identical.
 Expected work of a message, in units of one training example's step:
 - train: local_steps x batch size in step mode, else local_epochs x shard size;
 - evaluate: shard size / 3 (a forward pass only).
+Once clients have run, `MeasuredWork` prefers what they measured: a node's mean handler
+seconds for that kind of message, and for a node not yet measured its expected units at the
+seconds per unit measured so far for that kind. That catches the per-message costs the
+units leave out (loading weights, building the reply), which dominate small shards.
 """
 
 from __future__ import annotations
@@ -50,3 +54,33 @@ def balanced_assignment(costs: Sequence[float], workers: int,
         chosen[job] = worker
         loads[worker] += costs[job]
     return chosen
+
+
+class MeasuredWork:
+    """The cost of a message: the mean of the seconds measured where the node ran that kind
+    before (one round's time is noisy on shared CPUs), else `work`'s units scaled by the
+    seconds per unit measured for the kind (raw units before any of the kind was measured)."""
+
+    def __init__(self, work: Work) -> None:
+        self._work = work
+        self._seconds: dict[tuple[int, str], list[float]] = {}  # -> [total, count]
+        self._per_kind: dict[str, list[float]] = {}  # kind -> [units, seconds] measured
+
+    def observe(self, pid: int, kind: str, seconds: float) -> None:
+        """Partition `pid`'s handler took `seconds` for a message of type `kind`."""
+        if not seconds > 0 or seconds == float("inf"):
+            return
+        mean = self._seconds.setdefault((pid, kind), [0.0, 0])
+        mean[0] += seconds
+        mean[1] += 1
+        totals = self._per_kind.setdefault(kind, [0.0, 0.0])
+        totals[0] += self._work(pid, kind)
+        totals[1] += seconds
+
+    def __call__(self, pid: int, kind: str) -> float:
+        measured = self._seconds.get((pid, kind))
+        if measured is not None:
+            return measured[0] / measured[1]
+        units, seconds = self._per_kind.get(kind, (0.0, 0.0))
+        rate = seconds / units if units > 0 and seconds > 0 else 1.0
+        return self._work(pid, kind) * rate

@@ -29,12 +29,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from flwr.app import Message, RecordDict
+from flwr.app import Message, MetricRecord, RecordDict
 
 from fedsim.config import DataSection, RunSection
 from fedsim.data.types import FederatedData
 from fedsim.engine import ray_early
-from fedsim.engine.balance import Work, balanced_assignment
+from fedsim.engine.balance import MeasuredWork, Work, balanced_assignment
 from fedsim.engine.executors import (
     NODE_ID_OFFSET,
     NodeRunner,
@@ -50,6 +50,7 @@ from fedsim.engine.ray_address import (
     resolve_ray_address,
 )
 from fedsim.engine.ray_lean import lean_local_start
+from fedsim.engine.update_check import records_of
 from fedsim.errors import ConfigError
 from fedsim.quiet import quiet_environment
 
@@ -282,7 +283,8 @@ class RayExecutor:
         work: Work | None = None,
     ) -> None:
         self._ray = start_ray(run.num_cpus, run.ray_address)
-        self._work = work  # expected work of a message: (partition id, type) -> units
+        # a message's cost for balancing: measured seconds, else expected units (see balance)
+        self._work = MeasuredWork(work or (lambda pid, kind: 1.0))
         self._states: dict[int, RecordDict] = {}  # node -> its latest non-empty state
         self._home: dict[int, int] = {}  # node -> the actor holding its latest state
         self._pool = acquire_pool(self._ray, run, num_partitions)
@@ -301,7 +303,7 @@ class RayExecutor:
     def _assign(self, messages: list[Message]) -> list[int]:
         """The actor of each message: balanced by expected work (fedsim.engine.balance)."""
         nodes = [m.metadata.dst_node_id for m in messages]
-        work = self._work or (lambda pid, kind: 1.0)
+        work = self._work
         costs = [work(n - NODE_ID_OFFSET, m.metadata.message_type)
                  for n, m in zip(nodes, messages, strict=True)]  # fmt: skip
         return balanced_assignment(costs, len(self._actors), [self._home.get(n) for n in nodes])
@@ -348,7 +350,18 @@ class RayExecutor:
             return [error_reply(m, err) for m in sent]
         self._states.update(states)
         self._home.update((m.metadata.dst_node_id, actor) for m in sent)
+        for message, reply in zip(sent, replies, strict=True):
+            self._observe(message, reply)
         return replies
+
+    def _observe(self, message: Message, reply: Message) -> None:
+        """Remember the handler seconds a reply reports, for balancing later rounds."""
+        if reply.has_error() or not reply.has_content():
+            return
+        for record in records_of(reply.content, MetricRecord):
+            if isinstance(record.get("seconds"), float):
+                pid = message.metadata.dst_node_id - NODE_ID_OFFSET
+                self._work.observe(pid, message.metadata.message_type, record["seconds"])
 
     def _replace(self, actor: int) -> None:
         """A fresh actor in place of a lost or hung one, started on this run; its nodes go

@@ -68,11 +68,11 @@ def dp_sgd(
     proximal_mu: float = 0.0,
 ) -> TrainResult:
     """Train `model` in place with DP-SGD for `plan`; `noise` = (multiplier, clipping norm)."""
-    from fedsim.tasks.local_sgd import make_optimizer  # local_sgd imports this module lazily
+    from fedsim.tasks.local_sgd import make_optimizer, shard_tensors  # (a lazy import cycle)
 
     multiplier, clip = noise
     device = next(model.parameters()).device
-    x_all, y_all = torch.tensor(shard.x), torch.tensor(shard.y)
+    x_all, y_all = shard_tensors(shard)
     batches = poisson_batches(len(shard), plan.sample_rate, plan.steps, generator)
     private = GradSampleModule(model, batch_first=True, loss_reduction="mean")
     try:

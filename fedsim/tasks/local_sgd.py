@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 
 import torch
@@ -117,6 +118,18 @@ def proximal_term(model: nn.Module, anchor: list[torch.Tensor]) -> torch.Tensor:
     return 0.5 * sum(((p - a) ** 2).sum() for p, a in zip(params, anchor, strict=True))
 
 
+# shard_tensors' arrays are read-only, which torch cannot mark (it warns). One filter, set
+# once: `catch_warnings` per call would reset every module's once-only warning registry.
+warnings.filterwarnings("ignore", message="The given NumPy array is not writable",
+                        category=UserWarning, module=__name__)  # fmt: skip
+
+
+def shard_tensors(shard: ArrayDataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """`shard`'s x and y as CPU tensors on its own memory, not copies (~0.15 ms a client for
+    a 600-image shard). Only for reading: indexing a batch makes new tensors."""
+    return torch.from_numpy(shard.x), torch.from_numpy(shard.y)
+
+
 def local_sgd(
     model: nn.Module,
     shard: ArrayDataset,
@@ -135,7 +148,7 @@ def local_sgd(
     if private is not None:
         return private.train(model, shard, client, generator, batch_loss, proximal_mu, batches)
     device = next(model.parameters()).device
-    x_all, y_all = torch.tensor(shard.x), torch.tensor(shard.y)  # shards are read-only views
+    x_all, y_all = shard_tensors(shard)
     if batches is None:
         batches = batch_schedule(len(shard), client, generator)
     optimizer = local_optimizer(model, client)

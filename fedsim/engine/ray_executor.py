@@ -1,8 +1,8 @@
 """A pool of Ray actors that runs the clients' messages, alive for the whole run or sweep.
 
-Each round's messages are spread over the actors by expected work (fedsim.engine.balance:
-largest first onto the least-loaded actor, a node staying on the actor it last ran on when
-that is as good), so that no actor idles while another still works. One Ray call per
+Each round's messages are spread over the actors by measured, else expected, work
+(fedsim.engine.balance: largest first onto the least-loaded actor, a node staying on the
+actor it last ran on when that is as good), so that no actor idles while another works. One Ray call per
 actor per round carries all of that actor's messages. Client state (a node's
 Context.state: DP accountants, SecAgg+ keys) comes back to the driver after every call
 that changed it and goes with the node's next message when that runs on another actor, so
@@ -336,12 +336,11 @@ class RayExecutor:
 
     def _batch(self, actor: int, ref: Any, sent: list[Message], deadline: float | None) -> list:
         """One actor's replies; Error replies for all of them if the actor is lost or hangs."""
-        ready, _ = self._ray.wait([ref], timeout=deadline)
-        if not ready:
+        try:  # one call into Ray, not a wait and then a get (~0.5 ms an actor a round)
+            replies, states = self._ray.get(ref, timeout=deadline)
+        except self._ray.exceptions.GetTimeoutError:
             self._replace(actor)
             return [failure_reply(m, f"worker gave no answer within {deadline:g} s") for m in sent]
-        try:
-            replies, states = self._ray.get(ref)
         except self._ray.exceptions.RayActorError as err:  # died mid-round: fail, replace
             self._replace(actor)
             return [failure_reply(m, f"worker lost: {type(err).__name__}") for m in sent]

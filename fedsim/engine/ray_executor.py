@@ -1,12 +1,13 @@
 """A pool of Ray actors that runs the clients' messages, alive for the whole run or sweep.
 
 Each round's messages are spread over the actors by measured, else expected, work
-(fedsim.engine.balance: largest first onto the least-loaded actor, a node staying on the
-actor it last ran on when that is as good), so that no actor idles while another works. One Ray call per
-actor per round carries all of that actor's messages. Client state (a node's
-Context.state: DP accountants, SecAgg+ keys) comes back to the driver after every call
-that changed it and goes with the node's next message when that runs on another actor, so
-the driver always holds every node's latest state (checkpoints read it there).
+(fedsim.engine.balance: largest first onto the least-loaded actor, a node staying on
+the actor it last ran on when that is as good), so that no actor idles while another
+works. One Ray call per actor per round carries all of that actor's messages. Client
+state (a node's Context.state: DP accountants, SecAgg+ keys) comes back to the driver
+after every call that changed it and goes with the node's next message when that runs on
+another actor, so the driver always holds every node's latest state (checkpoints read it
+there).
 
 The pool outlives a run: the next run in the same process with the same
 (client_cpus, client_gpus, pool size) reuses the live actors (a sweep pays Ray's and the
@@ -72,7 +73,9 @@ class ClientWorker:
         torch.set_num_threads(threads)
         os.environ[WORKER_ENV] = "1"
         from clients.app import app
+        from fedsim.engine.gc_pause import freeze_long_lived
 
+        freeze_long_lived()  # the imports, out of the collector's full scans (gc_pause)
         self._app = app
         self._runner: NodeRunner | None = None
         self._reset_error = "no run started on this actor (reset() was not called)"

@@ -114,3 +114,15 @@ def test_private_ray_runs_without_dashboard_server_and_autoscaler_monitor() -> N
     assert ray_executor._STARTED is not None and ray_constants.PROCESS_TYPE_RAYLET in started
     assert not started & {ray_constants.PROCESS_TYPE_DASHBOARD, ray_constants.PROCESS_TYPE_MONITOR}
     assert ray.get(ray.put(41)) + 1 == 42
+
+
+def test_shutdown_pool_stops_a_start_no_run_took(fake_ray: FakeRay,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from fedsim.engine import ray_executor
+
+    monkeypatch.setattr(ray_executor, "_POOL", None)
+    monkeypatch.setattr(ray_executor, "_STARTED", None)
+    ray_early.start_ray_soon(2, "")
+    ray_executor.shutdown_pool()  # e.g. the flower backend after a refused ray run
+    assert fake_ray.shutdowns == 1 and ray_executor._STARTED is None
+    assert ray_early.wait() is None  # the keeper was released after Ray stopped

@@ -57,8 +57,10 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def _keep(start: _Start) -> None:
     try:
-        import ray
+        import ray  # registers Ray's own atexit shutdown: ours must run before it
 
+        atexit.unregister(_stop_untaken)
+        atexit.register(_stop_untaken)
         with lean_local_start():
             ray.init(**start.kwargs)
     except BaseException as err:  # noqa: BLE001 - handed to the main thread by wait()

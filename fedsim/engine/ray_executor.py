@@ -73,9 +73,7 @@ class ClientWorker:
         torch.set_num_threads(threads)
         os.environ[WORKER_ENV] = "1"
         from clients.app import app
-        from fedsim.engine.gc_pause import freeze_long_lived
 
-        freeze_long_lived()  # the imports, out of the collector's full scans (gc_pause)
         self._app = app
         self._runner: NodeRunner | None = None
         self._reset_error = "no run started on this actor (reset() was not called)"
@@ -261,6 +259,11 @@ def shutdown_pool() -> None:
     global _POOL, _STARTED
     import sys
 
+    if _STARTED is None:  # a background start nobody took yet: it is ours to stop
+        try:
+            _STARTED = ray_early.wait()
+        except Exception:  # noqa: BLE001 - it failed to start: nothing to stop
+            _STARTED = None
     ray = sys.modules.get("ray")
     if ray is None or not ray.is_initialized():
         _POOL, _STARTED = None, None

@@ -26,7 +26,6 @@ from fedsim.data.overlap import split_overlap
 from fedsim.engine.app_config import resolve_device
 from fedsim.engine.ensemble_model import global_model
 from fedsim.engine.fast_arrays import install as install_fast_arrays
-from fedsim.engine.gc_pause import freeze_long_lived
 from fedsim.engine.recording import RecordingGrid
 from fedsim.engine.resume import ResumePlan, resumed_manifest
 from fedsim.engine.seeding import seed_server
@@ -94,7 +93,6 @@ def serve(grid: Grid, cfg: Config, run_dir: Path, progress: bool = True) -> dict
     """Run the federation on `grid`, recording every round in `run_dir`; return the summary."""
     started = time.perf_counter()
     install_fast_arrays()  # Flower's Array <-> NumPy, header parsing cached
-    freeze_long_lived()  # imports out of the garbage collector's full scans (gc_pause)
     check_federation_size(grid, cfg)
     seed_server(cfg.run.seed)
     data = load_federated_data(cfg.data, cfg.run.seed)

@@ -18,6 +18,7 @@ units leave out (loading weights, building the reply), which dominate small shar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from fedsim.config import Config
@@ -68,7 +69,7 @@ class MeasuredWork:
 
     def observe(self, pid: int, kind: str, seconds: float) -> None:
         """Partition `pid`'s handler took `seconds` for a message of type `kind`."""
-        if not seconds > 0 or seconds == float("inf"):
+        if not (math.isfinite(seconds) and seconds > 0):
             return
         mean = self._seconds.setdefault((pid, kind), [0.0, 0])
         mean[0] += seconds

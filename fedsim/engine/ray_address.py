@@ -79,6 +79,11 @@ def probe_cluster(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
             "(scripts/ray_cluster.py start) or use \"\" for a private local Ray") from None
 
 
+def local_target(num_cpus: int) -> tuple[str, int]:
+    """(address, CPUs) of the private local Ray for `run.num_cpus` (0 = this machine's)."""
+    return (LOCAL, num_cpus or os.cpu_count() or 1)
+
+
 def init_kwargs(num_cpus: int, address: str) -> dict[str, Any]:
     """ray.init's arguments: a private instance of `num_cpus` CPUs, or the cluster at `address`.
 

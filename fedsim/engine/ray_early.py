@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import signal
 import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from fedsim.engine.ray_address import LOCAL, init_kwargs, resolve_ray_address
+from fedsim.engine.ray_address import init_kwargs, local_target, resolve_ray_address
 from fedsim.engine.ray_lean import lean_local_start
 from fedsim.errors import ConfigError
 from fedsim.quiet import quiet_environment
@@ -85,7 +84,7 @@ def start_ray_soon(num_cpus: int, address: str = "") -> None:
     if _PENDING is not None or ("ray" in sys.modules and sys.modules["ray"].is_initialized()):
         return
     quiet_environment()
-    target = (LOCAL, num_cpus or os.cpu_count() or 1)
+    target = local_target(num_cpus)
     logging.getLogger("ray._private.worker").addFilter(_DropMainThreadWarning())
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)

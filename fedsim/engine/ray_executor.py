@@ -45,8 +45,8 @@ from fedsim.engine.executors import (
 )
 from fedsim.engine.ray_address import (
     KEY,
-    LOCAL,
     init_kwargs,
+    local_target,
     probe_cluster,
     resolve_ray_address,
 )
@@ -168,7 +168,7 @@ def start_ray(num_cpus: int, address: str = "") -> Any:
     import ray
 
     joined = resolve_ray_address(address)
-    target = (joined, 0) if joined else (LOCAL, num_cpus or os.cpu_count() or 1)
+    target = (joined, 0) if joined else local_target(num_cpus)
     early = ray_early.wait()  # a private Ray `start_ray_soon` began
     if early is not None and _STARTED is None:
         _STARTED = early

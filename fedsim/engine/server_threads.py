@@ -24,7 +24,8 @@ def server_threads(cfg: Config) -> int:
 
 @contextmanager
 def evaluation_threads(cfg: Config) -> Iterator[int]:
-    """Within the block torch uses `server_threads(cfg)` threads; the count before, after."""
+    """Within the block torch uses `server_threads(cfg)` threads (yielded); the count it had
+    before is restored after."""
     before = torch.get_num_threads()
     threads = server_threads(cfg)
     torch.set_num_threads(threads)

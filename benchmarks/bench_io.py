@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,3 +18,12 @@ def save_and_print(out: Path, payload: dict[str, Any], table: str,
                               indent=1) + "\n")  # fmt: skip
     print(table)
     print(f"load average before {load_before}, after {load_after}")
+
+
+def measure_and_save(out: Path, measure: Callable[[], list[dict[str, Any]]],
+                     markdown: Callable[[list[dict[str, Any]]], str]) -> None:
+    """Run `measure`, write its rows as {"results": rows} with the load averages around it to
+    `out`, print their `markdown` table."""
+    load = os.getloadavg()
+    results = measure()
+    save_and_print(out, {"results": results}, markdown(results), load)

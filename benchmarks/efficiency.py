@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_io import save_and_print
+from bench_io import measure_and_save
 
 from fedsim.quiet import quiet_environment
 
@@ -104,9 +104,7 @@ def main() -> None:
     parser.add_argument("--only", default="")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    load = os.getloadavg()
-    results = run_all(args.rounds, args.only)
-    save_and_print(args.out, {"results": results}, markdown(results), load)
+    measure_and_save(args.out, lambda: run_all(args.rounds, args.only), markdown)
 
 
 if __name__ == "__main__":

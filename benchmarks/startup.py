@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_io import save_and_print  # noqa: E402
+from bench_io import measure_and_save  # noqa: E402
 from engine_overhead import JOB  # noqa: E402
 
 # Stamps each recorded round. It patches fedsim.tracking.rounds when the CLI first imports it
@@ -104,9 +104,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent / "results" / "startup.json")
     args = parser.parse_args()
-    load = os.getloadavg()
-    results = run_all(args.backends, args.repeats)
-    save_and_print(args.out, {"results": results}, markdown(results), load)
+    measure_and_save(args.out, lambda: run_all(args.backends, args.repeats), markdown)
 
 
 if __name__ == "__main__":

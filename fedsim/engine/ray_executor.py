@@ -43,6 +43,7 @@ from fedsim.engine.executors import (
     failure_reply,
     wire_copy,
 )
+from fedsim.engine.gc_tuning import fewer_collections_for_process
 from fedsim.engine.ray_address import (
     KEY,
     init_kwargs,
@@ -71,6 +72,7 @@ class ClientWorker:
         import torch
 
         torch.set_num_threads(threads)
+        fewer_collections_for_process()  # this process only runs clients (gc_tuning)
         os.environ[WORKER_ENV] = "1"
         from clients.app import app
 

@@ -3,6 +3,7 @@ actor pool reused across runs with fresh client state per run, data shipped to t
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -204,3 +205,30 @@ def test_node_state_follows_a_node_to_another_actor() -> None:
     actors[1].reset({}, 2, None, None)
     third, state = seen(actors[1], state)  # moved with the state actor 0 returned
     assert third == 3 and state[node] is not None
+
+
+def test_the_federation_starts_before_the_report_loads_matplotlib(tmp_path: Path) -> None:
+    """matplotlib (~0.4 s) is for the report after the run: no round waits for its import."""
+    from tests.conftest import SMALL
+
+    overrides = [*SMALL, "run.rounds=1", f'run.runs_dir="{tmp_path}"']
+    probe = (
+        "import sys\n"
+        "from fedsim.tracking import rounds\n"
+        "seen = []\n"
+        "log_round = rounds.RoundTracker.log_round\n"
+        "def logged(self, *args, **kwargs):\n"
+        "    seen.append('matplotlib' in sys.modules)\n"
+        "    return log_round(self, *args, **kwargs)\n"
+        "rounds.RoundTracker.log_round = logged\n"
+        "from fedsim.config import load_config\n"
+        "from fedsim.engine.run import run\n"
+        f"run(load_config(None, {overrides!r}))\n"
+        "print('matplotlib at rounds:', seen, 'at the end:', 'matplotlib' in sys.modules)\n"
+    )
+    env = {**os.environ, "FEDSIM_NO_PROGRESS": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=300, env=env)  # fmt: skip
+    assert out.stdout.strip().splitlines()[-1] == (
+        "matplotlib at rounds: [False, False] at the end: True"
+    )

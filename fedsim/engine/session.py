@@ -183,8 +183,6 @@ def execute(grid: Grid, cfg: Config, run_dir: Path) -> dict[str, Any]:
 
     The progress bar is on unless FEDSIM_NO_PROGRESS is set.
     """
-    from fedsim.report import write_report  # report imports plotting; keep server start light
-
     quiet_flower()
     torch.set_num_threads(cfg.run.client_cpus)
     manifest = resumed_manifest(run_dir)  # `fedsim resume`: the run's own, with the restart
@@ -203,5 +201,8 @@ def execute(grid: Grid, cfg: Config, run_dir: Path) -> dict[str, Any]:
     summary = attack_finished_run(cfg, run_dir, summary)  # [attack] mia = true
     manifest.update(status="finished", finished_at=now())
     write_json(run_dir / "manifest.json", manifest)
+    # imported only now: it loads matplotlib (~0.4 s), which round 1 should not wait for
+    from fedsim.report import write_report
+
     write_report(run_dir)
     return summary

@@ -309,7 +309,7 @@ class RayExecutor:
             actor.reset.remote(*self._reset_args)
 
     def _assign(self, messages: list[Message]) -> list[int]:
-        """The actor of each message: balanced by expected work (fedsim.engine.balance)."""
+        """The actor of each message: balanced by measured, else expected, work (balance)."""
         nodes = [m.metadata.dst_node_id for m in messages]
         work = self._work
         costs = [work(n - NODE_ID_OFFSET, m.metadata.message_type)

@@ -7,8 +7,6 @@ partitioning and task construction.
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from fedsim.attacks.checks import check_malicious, check_malicious_data
@@ -26,10 +24,8 @@ from fedsim.models import MODELS
 from fedsim.models.language import LANGUAGE_MODELS
 from fedsim.privacy.checks import check_privacy
 from fedsim.privacy.secagg_rules import check_secagg, check_secagg_weight
+from fedsim.resolve import resolve_fedsgd, resolve_tasks
 from fedsim.tasks import TASKS, build_task
-from fedsim.tasks.clip import resolve_clip
-from fedsim.tasks.diffusion import resolve_diffusion
-from fedsim.tasks.toy_triplet import resolve_toy_triplet
 
 
 def _check_names(cfg: Config) -> None:
@@ -84,24 +80,9 @@ def _check_device(cfg: Config) -> None:
         raise ConfigError("run.client_gpus", "GPU fraction requested but torch sees no GPU; use 0")
 
 
-def _resolve_fedsgd(cfg: Config) -> Config:
-    """FedSGD is one local step per sampled client per round."""
-    if cfg.strategy.name != "fedsgd":
-        return cfg
-    if cfg.client.local_steps > 1:
-        raise IncompatibleOptionsError(
-            "client.local_steps",
-            f"fedsgd takes exactly one local step per round, got {cfg.client.local_steps}; "
-            "use strategy.name = 'fedavg' for several local steps",
-        )
-    return dataclasses.replace(cfg, client=dataclasses.replace(cfg.client, local_steps=1))
-
-
 def prepare(cfg: Config) -> Config:
     """The resolved config, or the first ConfigError/DataError it would hit."""
-    cfg = resolve_toy_triplet(cfg)
-    cfg = resolve_clip(cfg)
-    cfg = resolve_diffusion(cfg)
+    cfg = resolve_tasks(cfg)
     _check_names(cfg)
     _check_modalities(cfg)
     _check_sampling(cfg)
@@ -114,7 +95,7 @@ def prepare(cfg: Config) -> Config:
     check_mia(cfg)
     check_robust_strategy(cfg)
     _check_device(cfg)
-    cfg = _resolve_fedsgd(cfg)
+    cfg = resolve_fedsgd(cfg)
     check_available(cfg.data.dataset)
     data = load_federated_data(cfg.data, cfg.run.seed)
     build_task(cfg, data)

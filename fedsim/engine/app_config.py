@@ -3,6 +3,11 @@
 Our engine and `flwr run -c` pass the resolved TOML in the run config (``config-toml``) or
 a path (``config-file``); Flower's `run_simulation` takes no run config, so the `flower`
 backend passes it through FEDSIM_CONFIG_TOML / FEDSIM_RUN_DIR instead.
+
+fedsim prepared (validated and resolved) a config it passes as TOML; a ``config-file`` (or
+no config: the quickstart default) comes straight from the user. The apps resolve every
+config (`fedsim.resolve`: the same model, loss and steps as `fedsim run` would train), and
+the ServerApp runs `prepare`'s checks on one fedsim did not prepare (`prepared_by_fedsim`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,14 @@ from pathlib import Path
 import torch
 from flwr.app import Context
 
-from fedsim.config import Config, config_from_toml, default_config_text, parse_config, read_toml
+from fedsim.config import (
+    Config,
+    config_from_toml,
+    config_to_toml,
+    default_config_text,
+    parse_config,
+    read_toml,
+)
 
 CONFIG_KEY = "config-toml"
 FILE_KEY = "config-file"
@@ -25,17 +37,29 @@ ENV_RUN_DIR = "FEDSIM_RUN_DIR"
 
 @lru_cache(maxsize=8)
 def _parse(text: str) -> Config:
-    return config_from_toml(text)
+    from fedsim.resolve import resolve_config  # the task modules: not for the CLI's start-up
+
+    return resolve_config(config_from_toml(text))
+
+
+def _prepared_text(context: Context) -> str:
+    return str(context.run_config.get(CONFIG_KEY, "") or os.environ.get(ENV_CONFIG, ""))
+
+
+def prepared_by_fedsim(context: Context) -> bool:
+    """Whether fedsim validated this run's config before passing it (TOML, not a file)."""
+    return bool(_prepared_text(context))
 
 
 def config_from_context(context: Context) -> Config:
-    """The run's Config, from the run config, the environment, or the quickstart default."""
-    text = str(context.run_config.get(CONFIG_KEY, "") or os.environ.get(ENV_CONFIG, ""))
+    """The run's resolved Config, from the run config, the environment, or the quickstart
+    default."""
+    text = _prepared_text(context)
     if text:
         return _parse(text)
     path = str(context.run_config.get(FILE_KEY, ""))
     if path:
-        return parse_config(read_toml(Path(path)))
+        return _parse(config_to_toml(parse_config(read_toml(Path(path)))))
     return _parse(default_config_text())
 
 

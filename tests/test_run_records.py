@@ -9,6 +9,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from fedsim.config import config_from_toml
+from fedsim.tracking.manifest import code_digest
 from fedsim.tracking.weights import weights_sha256
 from tests.conftest import SMALL
 
@@ -81,6 +82,7 @@ def test_manifest_records_seed_versions_hardware(cli, runs_dir: Path) -> None:
     assert {"torch", "flwr", "ray"} <= manifest["packages"].keys()
     assert manifest["hardware"]["cpus"] >= 1 and manifest["python"].startswith("3.")
     assert manifest["started_at"] <= manifest["finished_at"]
+    assert manifest["code_sha256"] == code_digest()  # the source that ran, git or not
 
 
 def test_report_is_rebuilt(cli, runs_dir: Path) -> None:

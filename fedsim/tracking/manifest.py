@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -64,6 +65,31 @@ def git_commit() -> str:
         return "unknown"
 
 
+CODE_PACKAGES = ("fedsim", "server", "clients")  # what a run executes: the engine and both apps
+
+
+def code_digest(root: Path | None = None) -> str:
+    """SHA-256 of the Python source that runs: every `*.py` under CODE_PACKAGES in `root`
+    (default: the folder holding this fedsim package), in the order of their relative paths
+    (POSIX, as strings), each as `len(path):path len(content):content`.
+
+    It names the code exactly where `git_commit` cannot: under `flwr run`, Flower runs an
+    installed copy of the app with no git checkout; and a dirty checkout is one digest per
+    state of its files, not one "-dirty" for all of them.
+    """
+    root = root or Path(__file__).resolve().parents[2]
+    names = sorted(
+        path.relative_to(root).as_posix()
+        for package in CODE_PACKAGES
+        for path in (root / package).rglob("*.py")
+    )
+    digest = hashlib.sha256()
+    for name in names:  # each framed by its length: no two file sets hash alike by accident
+        content = (root / name).read_bytes()
+        digest.update(f"{len(name)}:{name}{len(content)}:".encode() + content)
+    return digest.hexdigest()
+
+
 def _memory_gb() -> float | None:
     try:
         return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
@@ -109,6 +135,7 @@ def build_manifest(seed: int, backend: str) -> dict[str, Any]:
         "seed": seed,
         "backend": backend,
         "git_commit": git_commit(),
+        "code_sha256": code_digest(),
         "command": command_line(sys.argv),
         "python": platform.python_version(),
         "packages": package_versions(),

@@ -7,6 +7,8 @@ partitioning and task construction.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from fedsim.attacks.checks import check_malicious, check_malicious_data
@@ -102,3 +104,10 @@ def prepare(cfg: Config) -> Config:
     check_malicious_data(cfg, data)
     check_secagg_weight(cfg, [len(p) for p in data.partitions])
     return cfg
+
+
+def prepare_for_flower(cfg: Config) -> Config:
+    """`prepare`, for a run that Flower's own runtime executes (`flwr run`, the deployment
+    script): recorded as run.backend = "flower", checked as such."""
+    run = dataclasses.replace(cfg.run, backend="flower")
+    return prepare(dataclasses.replace(cfg, run=run))

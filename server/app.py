@@ -9,8 +9,6 @@ recorded with `run.backend = "flower"`, as `scripts/flower_deployment.sh` record
 
 from __future__ import annotations
 
-import dataclasses
-
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
@@ -30,8 +28,8 @@ def main(grid: Grid, context: Context) -> None:
     """Run the configured federation and write its run directory."""
     cfg = config_from_context(context)
     if not prepared_by_fedsim(context):  # `flwr run`: Flower's engine runs this config
-        from fedsim.validation import prepare
+        from fedsim.validation import prepare_for_flower
 
-        cfg = prepare(dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, backend="flower")))
+        cfg = prepare_for_flower(cfg)
     run_dir = run_dir_from_context(context) or create_run_dir(cfg.run.runs_dir, cfg.run.name)
     execute(grid, cfg, run_dir)

@@ -123,9 +123,9 @@ def deployment_config(config: str | None, overrides: list[str]) -> Config:
     import dataclasses
 
     from fedsim.config import load_config
-    from fedsim.validation import prepare
+    from fedsim.validation import prepare_for_flower
 
-    cfg = prepare(load_config(config, [*overrides, 'run.backend="flower"']))
+    cfg = prepare_for_flower(load_config(config, overrides))
     runs_dir = str(Path(cfg.run.runs_dir).resolve())
     return dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, runs_dir=runs_dir))
 
